@@ -9,3 +9,226 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+# --- sisso -----------------------------------------------------------------------------------------
+def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], paper_train: float,
+                    paper_cv: float, path) -> str:
+    """RMSE of ln D against SISSO descriptor dimension: training (solid) and grouped CV (dashed) per model
+    setting, with the paper's fixed 4-D equation as stars. Writes a PNG to ``path`` and returns its path."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for i, (name, rmse) in enumerate(train.items()):
+        color = f"C{i}"
+        ax.plot(range(1, len(rmse) + 1), rmse, "o-", color=color, label=f"{name} train")
+        if name in cv:
+            ax.plot(range(1, len(cv[name]) + 1), cv[name], "s--", color=color, label=f"{name} grouped CV")
+    ax.plot([4], [paper_train], "k*", ms=12, label="paper 4-D equation, all rows")
+    ax.plot([4], [paper_cv], "r*", ms=12, label="paper 4-D equation, CV folds")
+    ax.set_xlabel("descriptor dimension")
+    ax.set_ylabel("RMSE of ln D (D in cm²/s)")
+    ax.set_xticks(range(1, max(len(r) for r in train.values()) + 1))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return str(path)
+
+
+# --- diffusion and RDF (amorphdb/diffusion.py, amorphdb/rdf.py) --------------------------------------
+def plot_msd(results: dict, path, title: str = "") -> str:
+    """MSD (Å²) against lag time (ps) per species with the fitted line over its window (dashed, solid where
+    fitted); ``results`` is the dict of :class:`~amorphdb.diffusion.DiffusionResult` of one trajectory."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for i, (species, res) in enumerate(results.items()):
+        color = f"C{i}"
+        flag = "" if res.diffusive else ", not diffusive"
+        ax.plot(res.time, res.msd, color=color, lw=1.2,
+                label=f"{species}: D = {res.D:.2e} ± {res.D_err:.1e} cm²/s{flag}")
+        t0, t1 = res.t_fit
+        slope = 6 * res.D * 1e4  # Å²/ps
+        ax.plot(res.time, res.intercept + slope * res.time, "--", color=color, lw=0.8)
+        ax.axvspan(t0, t1, color=color, alpha=0.06)
+    ax.set_xlabel("lag time (ps)")
+    ax.set_ylabel("MSD (Å²)")
+    ax.set_xlim(0, max(r.time[-1] for r in results.values()))
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return str(path)
+
+
+def plot_arrhenius(temperature, D, D_err, fit, path, excluded=None, title: str = "") -> str:
+    """ln D against 1000/T with error bars and the Arrhenius fit ± 1σ band extended to 300 K.
+
+    ``temperature`` K, ``D`` and ``D_err`` cm²/s (``D_err`` may be None), ``fit`` an
+    :class:`~amorphdb.diffusion.ArrheniusResult`; ``excluded`` (T, D) pairs left out of the fit (non-diffusive).
+    """
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    T, d = np.asarray(temperature, float), np.asarray(D, float)
+    err = None if D_err is None else np.asarray(D_err, float) / d / np.log(10)
+    ax.errorbar(1000 / T, np.log10(d), yerr=err, fmt="o", color="C0", label="MD")
+    if excluded:
+        te, de = np.asarray(excluded, float).T
+        ax.plot(1000 / te, np.log10(de), "x", color="C3", label="not diffusive (left out)")
+    grid = np.linspace(min(T.min(), 300.0), T.max(), 200)
+    pred, pred_err = fit.predict(grid)
+    ax.plot(1000 / grid, np.log10(pred), color="C1",
+            label=f"Ea = {fit.Ea:.3f} ± {fit.Ea_err:.3f} eV, D0 = {fit.prefactor:.2e} cm²/s")
+    ax.fill_between(1000 / grid, np.log10(pred) - pred_err / pred / np.log(10),
+                    np.log10(pred) + pred_err / pred / np.log(10), color="C1", alpha=0.2)
+    d300, e300 = fit.predict(300.0)
+    ax.errorbar([1000 / 300], [np.log10(d300)], yerr=[e300 / d300 / np.log(10)], fmt="s", color="C1",
+                label=f"D(300 K) = {d300:.2e} cm²/s")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel("log10 D (cm²/s)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return str(path)
+
+
+def plot_rdf(rdfs: dict, path, title: str = "") -> str:
+    """Partial g(r) of one composition, one panel per element pair, one line per source
+    (``rdfs``: label → DataFrame in the paper's layout, e.g. {"DFT": ..., "CHGNet": ...})."""
+    import math
+
+    pairs = list(dict.fromkeys(c for df in rdfs.values() for c in df.columns if c != "r"))
+    ncol = min(3, len(pairs))
+    nrow = math.ceil(len(pairs) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.4 * nrow), squeeze=False, sharex=True)
+    for ax, pair in zip(axes.flat, pairs):
+        for i, (label, df) in enumerate(rdfs.items()):
+            if pair in df.columns:
+                ax.plot(df["r"], df[pair], color=f"C{i}", lw=1.2, label=label)
+        ax.axhline(1.0, color="0.7", lw=0.5)
+        ax.set_title(pair, fontsize=9)
+    for ax in axes.flat[len(pairs):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("r (Å)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("g(r)")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return str(path)
+
+
+# --- learning and trends ---------------------------------------------------------------------------
+def _save(fig, path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
+
+
+def plot_parity(train: tuple, test: tuple, path, title: str = "", log: bool = True) -> str:
+    """Predicted against true D (cm²/s) with one-sigma error bars; ``train`` and ``test`` are
+    ``(D_true, D_pred, D_err)`` arrays (``D_err`` may hold NaN). Log axes by default."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    for (true, pred, err), label, color in ((train, "train", "C0"), (test, "test", "C3")):
+        true, pred = np.asarray(true, float), np.asarray(pred, float)
+        yerr = None if err is None or not np.isfinite(err).any() else np.nan_to_num(np.asarray(err, float))
+        ax.errorbar(true, pred, yerr=yerr, fmt="o", ms=3, color=color, ecolor=color, elinewidth=0.6,
+                    alpha=0.6, label=f"{label} ({len(true)})")
+    values = np.concatenate([np.asarray(train[0], float), np.asarray(test[0], float)])
+    lo, hi = values.min() / 2, values.max() * 2
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("D, data (cm²/s)")
+    ax.set_ylabel("D, model (cm²/s)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_feature_importance(names, importances, path, title: str = "", top: int = 20) -> str:
+    """Horizontal bars of the ``top`` largest importances."""
+    import numpy as np
+
+    order = np.argsort(np.asarray(importances, float))[::-1][:top][::-1]
+    fig, ax = plt.subplots(figsize=(5, 0.25 * len(order) + 1))
+    ax.barh([names[i] for i in order], np.asarray(importances, float)[order], color="C0")
+    ax.set_xlabel("importance")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="y", labelsize=7)
+    return _save(fig, path)
+
+
+def plot_shap_summary(shap_values, features, path, title: str = "", top: int = 15) -> str:
+    """SHAP beeswarm summary (``shap.summary_plot``) of a tree model; ``features`` is the input DataFrame."""
+    import shap
+
+    shap.summary_plot(shap_values, features, max_display=top, show=False, plot_size=(6, 0.3 * top + 1.5))
+    fig = plt.gcf()
+    fig.axes[0].set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, model_err, path) -> str:
+    """One composition: D (cm²/s) against 1000/T (K⁻¹), data with error bars and the model with its
+    one-sigma band (``model_err`` in ln D)."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(4.4, 3.6))
+    t = np.asarray(temperature, float)
+    yerr = None if D_err is None else np.nan_to_num(np.asarray(D_err, float))
+    ax.errorbar(1000 / t, D, yerr=yerr, fmt="o", color="k", label="data")
+    mt, md, me = (np.asarray(v, float) for v in (model_T, model_D, model_err))
+    ax.plot(1000 / mt, md, "C3-", label="model")
+    if np.isfinite(me).all():
+        ax.fill_between(1000 / mt, md * np.exp(-me), md * np.exp(me), color="C3", alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("1000/T (1/K)")
+    ax.set_ylabel("D (cm²/s)")
+    ax.set_title(formula, fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_groups(values: dict, path, ylabel: str, title: str = "", log: bool = False) -> str:
+    """Box plot with the points of each group (``values``: group name → list of numbers)."""
+    import numpy as np
+
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(0.55 * len(names) + 2, 3.6))
+    ax.boxplot([values[n] for n in names], showfliers=False)
+    ax.set_xticks(range(1, len(names) + 1), names)
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(names, start=1):
+        ax.plot(i + rng.uniform(-0.15, 0.15, len(values[n])), values[n], ".", color="C0", alpha=0.5, ms=4)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", labelsize=8, rotation=45)
+    return _save(fig, path)
+
+
+def plot_scatter_panels(panels: list[tuple], y, path, ylabel: str, labels=None, title: str = "") -> str:
+    """Side-by-side scatter plots of ``y`` against each ``(x values, x label)`` of ``panels``;
+    ``labels`` (optional) annotate the points."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.3), sharey=True)
+    for ax, (x, xlabel) in zip(list(getattr(axes, "flat", [axes])), panels):
+        ax.plot(x, y, "o", color="C0", ms=4)
+        for xi, yi, text in zip(x, y, labels if labels is not None else []):
+            ax.annotate(text, (xi, yi), fontsize=6, alpha=0.7)
+        ax.set_xlabel(xlabel)
+    list(getattr(axes, "flat", [axes]))[0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

@@ -1,0 +1,40 @@
+"""amorphdb: amorphous structures by melt-quench MD, their ionic diffusivity, a database, and models.
+
+Data flow: composition → structure → MD runs → analysis → database → models.
+Public names are loaded lazily (PEP 562) so that ``import amorphdb`` and the CLI start fast;
+heavy libraries (torch, the ML potentials, xgboost) load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("amorphdb")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+local"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "AmorphDBError": "errors", "InputError": "errors", "EngineError": "errors", "MDError": "errors",
+    "ConvergenceError": "errors", "DatabaseError": "errors",
+    # composition
+    "parse_formula": "composition", "reduced_formula": "composition", "scale_composition": "composition",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'amorphdb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
