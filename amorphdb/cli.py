@@ -402,7 +402,7 @@ def _cmd_train(args):
 def _cmd_predict(args):
     from pathlib import Path
 
-    from .learning import MODEL_KINDS, load_model, load_table, predict_formula, train
+    from .learning import MODEL_KINDS, load_model, load_table, predict, predict_formula, train
 
     if args.formula is None and not args.data:
         raise AmorphDBError("give a FORMULA, or --data with the feature rows to predict")
@@ -419,7 +419,7 @@ def _cmd_predict(args):
         print(result.text())
         table = result.table
     else:
-        table = model.predict(load_table(args.data))
+        table = predict(model, load_table(args.data))
     if args.out:
         table.to_csv(args.out, index=False)
         print(f"wrote {len(table)} rows to {args.out}")

@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
@@ -98,6 +98,16 @@ class _Provenance:
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
 
 
+class _OfMaterial(_Provenance):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    material_id: Mapped[int] = mapped_column(ForeignKey("materials.id", ondelete="CASCADE"), index=True)
+
+
+class _OfRun(_Provenance):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+
+
 class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String, primary_key=True)
@@ -115,13 +125,11 @@ class Material(_Provenance, Base):
     n_elements: Mapped[int] = mapped_column(Integer)
 
 
-class Run(_Provenance, Base):
+class Run(_OfMaterial, Base):
     """One MD run (or one imported row) of a material at one temperature and stage."""
 
     __tablename__ = "runs"
     __table_args__ = (UniqueConstraint("material_id", "source", "key"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    material_id: Mapped[int] = mapped_column(ForeignKey("materials.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String)
     temperature: Mapped[float] = mapped_column()  # K
     stage: Mapped[str] = mapped_column(String)
@@ -140,11 +148,9 @@ class Run(_Provenance, Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
-class Diffusivity(_Provenance, Base):
+class Diffusivity(_OfRun, Base):
     __tablename__ = "diffusivities"
     __table_args__ = (UniqueConstraint("run_id", "species", "method"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     species: Mapped[str] = mapped_column(String)
     D: Mapped[float] = mapped_column()  # cm²/s
     D_err: Mapped[float | None] = mapped_column()  # cm²/s
@@ -152,11 +158,9 @@ class Diffusivity(_Provenance, Base):
     diffusive: Mapped[bool] = mapped_column(Boolean)
 
 
-class Arrhenius(_Provenance, Base):
+class Arrhenius(_OfMaterial, Base):
     __tablename__ = "arrhenius"
     __table_args__ = (UniqueConstraint("material_id", "source", "species"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    material_id: Mapped[int] = mapped_column(ForeignKey("materials.id", ondelete="CASCADE"), index=True)
     species: Mapped[str] = mapped_column(String)
     Ea: Mapped[float] = mapped_column()  # eV
     Ea_err: Mapped[float | None] = mapped_column()  # eV
@@ -166,30 +170,24 @@ class Arrhenius(_Provenance, Base):
     t_max: Mapped[float | None] = mapped_column()  # K
 
 
-class Feature(_Provenance, Base):
+class Feature(_OfRun, Base):
     __tablename__ = "features"
     __table_args__ = (UniqueConstraint("run_id", "name"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String)
     value: Mapped[float | None] = mapped_column()
 
 
-class RDF(_Provenance, Base):
+class RDF(_OfRun, Base):
     __tablename__ = "rdfs"
     __table_args__ = (UniqueConstraint("run_id", "pair"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     pair: Mapped[str] = mapped_column(String)  # "Li-S"
     r: Mapped[list] = mapped_column()  # Å
     g: Mapped[list] = mapped_column()
 
 
-class StoredStructure(_Provenance, Base):
+class StoredStructure(_OfRun, Base):
     __tablename__ = "structures"
     __table_args__ = (UniqueConstraint("run_id", "label"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String)
     structure: Mapped[dict] = mapped_column()  # pymatgen Structure.as_dict()
 
@@ -300,10 +298,12 @@ def default_url() -> str:
     return f"sqlite:///{data_home / 'amorphdb' / 'amorphdb.sqlite'}"
 
 
-def _normalise_url(url: str | os.PathLike | None) -> str:
+def _normalise_url(url: str | URL | os.PathLike | None) -> str:
     """A SQLAlchemy URL from a URL, a bare file path (SQLite) or None (the default)."""
     if url is None:
         url = default_url()
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=False)
     url = os.fspath(url)
     if not url.strip():
         raise InputError("empty database URL")
@@ -426,13 +426,17 @@ class Database:
     (SQLite). A new database gets the schema; an existing one must have this schema version.
     """
 
-    def __init__(self, url: str | os.PathLike | None = None, *, connect_timeout: float = CONNECT_TIMEOUT_S):
+    def __init__(self, url: str | URL | os.PathLike | None = None, *, connect_timeout: float = CONNECT_TIMEOUT_S):
         self.url = _normalise_url(url)
         self._engine = _make_engine(self.url, connect_timeout)
         self._writer = self._engine.execution_options(write=True)
         self._dialect = self._engine.dialect.name
         self.safe_url = self._engine.url.render_as_string(hide_password=True)
-        self._write(self._init_schema)
+        try:
+            self._write(self._init_schema)
+        except DatabaseError:
+            self._engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"
@@ -940,8 +944,6 @@ class Database:
         5000 K runs of sources ``paper-aimd`` and ``paper-m3gnet``. Compositions with three or more temperatures
         get a Li Arrhenius fit (``paper-aimd``, unweighted on ln D). Idempotent. Returns :meth:`summary`.
         """
-        from tqdm import tqdm
-
         root = Path(path)
         if not root.is_dir():
             raise InputError(f"{root} is not a directory (expected the paper's data directory)")
@@ -951,6 +953,7 @@ class Database:
         table = _read_paper_table(table_path)
         rdf_files = sorted((root / "rdf").glob("*_RDF_*.csv")) if (root / "rdf").is_dir() else []
         log.info("importing %d rows of %s and %d RDF files", len(table), table_path, len(rdf_files))
+        rdfs = _read_paper_rdfs(rdf_files)  # every file is read and checked before anything is written
         version = _code_version()
 
         def write(session: Session) -> None:
@@ -978,25 +981,13 @@ class Database:
                                                "code_version": version} for f, fit in fits.items()],
                          ["material_id", "source", "species"])
             log.info("stored Arrhenius fits of Li for %d compositions with 3 or more temperatures", len(fits))
-            self._import_paper_rdfs(session, rdf_files, tqdm(rdf_files, desc="RDF files", unit="file",
-                                                              disable=None))
+            self._store_paper_rdfs(session, rdfs)
 
         self._write(write)
         return self.summary()
 
-    def _import_paper_rdfs(self, session: Session, files: list[Path], progress: Iterable[Path]) -> None:
+    def _store_paper_rdfs(self, session: Session, parsed: list[tuple[str, str, str, list[dict[str, Any]]]]) -> None:
         version = _code_version()
-        parsed: list[tuple[str, str, str, list[dict[str, Any]]]] = []
-        for file in progress:
-            kind, _, formula = file.stem.partition("_RDF_")
-            if kind not in PAPER_SOURCES:
-                raise InputError(f"{file}: unknown RDF file kind {kind!r} (expected DFT or M3GNet)")
-            try:
-                parse_formula(formula)
-            except InputError as exc:
-                raise InputError(f"{file}: {exc}") from None
-            source, engine = PAPER_SOURCES[kind]
-            parsed.append((formula, source, engine, _rdf_rows(_read_csv(file, index_col=0), str(file))))
         key = f"T{_fmt_t(PAPER_RDF_TEMPERATURE)}"
         for source, engine in PAPER_SOURCES.values():
             items = [p for p in parsed if p[1] == source]
@@ -1036,7 +1027,7 @@ class Database:
                         cells = {k: _csv_cell(v, kinds[k]) for k, v in rec.items()}
                         writer.writerow([name] + [cells.get(h, "") for h in header[1:]])
         counts = {name: len(records) for name, records in tables.items()}
-        log.info("exported %s to %s", ", ".join(f"{n} {k}" for k, n in counts.items()), path)
+        log.debug("exported %s to %s", ", ".join(f"{n} {k}" for k, n in counts.items()), path)
         return counts
 
     def _export_tables(self, session: Session) -> dict[str, list[dict[str, Any]]]:
@@ -1099,7 +1090,8 @@ class Database:
                     if name == "materials":
                         materials[reduced[f]] = {**_material_row(reduced[f]), **typed(name, i, rec, tuple(_MATERIAL_DERIVED))}
                     else:
-                        materials.setdefault(reduced[f], {**_material_row(reduced[f]), "source": rec["source"]})
+                        materials.setdefault(reduced[f], {**_material_row(reduced[f]), "source": rec["source"],
+                                                          "code_version": _code_version(), "created_at": _utcnow()})
             self._upsert(session, Material, list(materials.values()), ["formula"], update=False)
             material_of = dict(session.execute(select(Material.formula, Material.id)).all())
 
@@ -1126,7 +1118,7 @@ class Database:
 
         self._write(write)
         counts = {name: len(tables.get(name, [])) for name in EXPORT_TABLES}
-        log.info("imported %s from %s", ", ".join(f"{n} {k}" for k, n in counts.items()), path)
+        log.debug("imported %s from %s", ", ".join(f"{n} {k}" for k, n in counts.items()), path)
         return counts
 
 
@@ -1199,6 +1191,24 @@ def _read_paper_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: line {i + 2}: {table['formula'].iloc[i]} at {table['temperature'].iloc[i]:g} K "
                          "appears twice")
     return table
+
+
+def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[str, Any]]]]:
+    """(formula, source, engine, rdfs rows) of every ``DFT_RDF_<formula>.csv`` / ``M3GNet_RDF_<formula>.csv``."""
+    from tqdm import tqdm
+
+    parsed = []
+    for file in tqdm(files, desc="RDF files", unit="file", disable=None):
+        kind, _, formula = file.stem.partition("_RDF_")
+        if kind not in PAPER_SOURCES:
+            raise InputError(f"{file}: unknown RDF file kind {kind!r} (expected DFT or M3GNet)")
+        try:
+            parse_formula(formula)
+        except InputError as exc:
+            raise InputError(f"{file}: {exc}") from None
+        source, engine = PAPER_SOURCES[kind]
+        parsed.append((formula, source, engine, _rdf_rows(_read_csv(file, index_col=0), str(file))))
+    return parsed
 
 
 def _paper_arrhenius(table: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Engine:
-    """An ASE calculator with its provenance: ``name`` and ``version`` go into every run's database row.
+    """An ASE calculator with its provenance: ``name`` and ``version`` go into every run's database row
+    (for ``module:factory`` the name is the factory's, lower case, and the version names the spec).
 
     ``elements`` is the set of element symbols the engine covers, or ``None`` when unknown (then
     :func:`check_elements` probes each element with a two-atom cell).
@@ -111,7 +112,7 @@ def _from_factory(spec: str) -> Engine:
     if not (hasattr(calc, "get_potential_energy") and hasattr(calc, "get_forces")):
         raise EngineError(f"engine factory {spec!r} returned {type(calc).__name__}, not an ASE calculator")
     top = module_name.split(".")[0]
-    return Engine(spec, f"{top} {_pkg_version(top)}", calc, None, "cpu")
+    return Engine(attr.lower(), f"{spec} ({top} {_pkg_version(top)})", calc, None, "cpu")
 
 
 def _covers(calculator: Calculator, symbol: str) -> bool:

@@ -502,6 +502,12 @@ def load_model(path: str | Path) -> TrainedModel:
     return TrainedModel(obj["kind"], obj["model"], obj["features"], obj["metadata"])
 
 
+def predict(model: TrainedModel | str | Path, table: pd.DataFrame) -> pd.DataFrame:
+    """Predictions of ``model`` (a :class:`TrainedModel` or the path of a saved one) for the rows of ``table``:
+    ``formula``, ``temperature`` (K), ``D``, ``D_err`` (cm²/s), ``ln_D``, ``ln_D_err``."""
+    return (model if isinstance(model, TrainedModel) else load_model(model)).predict(table)
+
+
 def _fit(kind: str, table: pd.DataFrame, features: list[str], **kw: Any) -> Any:
     return make_model(kind, **kw).fit(table, features)
 

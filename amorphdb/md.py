@@ -125,7 +125,7 @@ def run_nvt(
     seed: int = 0,
     stage: str = "md",
     max_temperature_factor: float = 3.0,
-    temperature_window: int = 50,
+    temperature_window: int = 100,
     min_distance: float = 0.5,
     distance_check_interval: int = 10,
     progress: bool = True,
@@ -140,7 +140,7 @@ def run_nvt(
 
     Raises :class:`MDError` naming ``stage`` when energy or forces are not finite, when the mean temperature
     over ``temperature_window`` steps exceeds ``max_temperature_factor`` × target, or when two atoms come
-    closer than ``min_distance`` Å (checked every ``distance_check_interval`` steps).
+    closer than ``min_distance`` Å (checked at the start and every ``distance_check_interval`` steps; 0 = off).
     """
     if not temperature > 0 or not math.isfinite(temperature):
         raise InputError(f"temperature must be positive, got {temperature} K")
@@ -182,6 +182,7 @@ def run_nvt(
         with tqdm(total=n_steps, initial=start, desc=f"{stage} {temperature:g} K", unit="step",
                   disable=not progress, leave=False, mininterval=1.0) as bar:
             if start == 0:
+                _check_distances(atoms, min_distance, stage, 0)
                 obs[0] = _observables(atoms, volume, stage, 0)
                 traj.write(atoms)
                 n_frames = 1
@@ -190,7 +191,7 @@ def run_nvt(
                 obs[step] = _observables(atoms, volume, stage, step)
                 if step >= temperature_window:
                     mean_t = float(obs[step - temperature_window + 1: step + 1, 1].mean())
-                    if mean_t > max_temperature_factor * temperature:
+                    if not mean_t <= max_temperature_factor * temperature:  # NaN counts as a blow-up
                         raise MDError(f"{stage}: MD blew up at step {step}: mean temperature {mean_t:.0f} K over "
                                       f"{temperature_window} steps is above {max_temperature_factor:g} x {temperature:g} K")
                 if step % distance_check_interval == 0:
@@ -231,6 +232,8 @@ def _observables(atoms: Atoms, volume: float, stage: str, step: int) -> tuple[fl
     if not np.isfinite(stress).all():
         raise MDError(f"{stage}: MD blew up at step {step}: non-finite stress")
     ekin = atoms.get_kinetic_energy()
+    if not math.isfinite(ekin) or not np.isfinite(atoms.positions).all():
+        raise MDError(f"{stage}: MD blew up at step {step}: non-finite velocities or positions")
     p_virial = -float(stress[:3].mean())
     p_total = p_virial + 2.0 * ekin / (3.0 * volume)
     n = len(atoms)
@@ -238,6 +241,8 @@ def _observables(atoms: Atoms, volume: float, stage: str, step: int) -> tuple[fl
 
 
 def _check_distances(atoms: Atoms, bound: float, stage: str, step: int) -> None:
+    if bound <= 0:  # check switched off
+        return
     i, d = neighbor_list("id", atoms, bound)
     if len(i):
         raise MDError(f"{stage}: MD blew up at step {step}: two atoms are {d.min():.2f} Å apart (bound {bound} Å)")

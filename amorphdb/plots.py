@@ -23,7 +23,7 @@ def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], p
         if name in cv:
             ax.plot(range(1, len(cv[name]) + 1), cv[name], "s--", color=color, label=f"{name} grouped CV")
     ax.plot([4], [paper_train], "k*", ms=12, label="paper 4-D equation, all rows")
-    ax.plot([4], [paper_cv], "r*", ms=12, label="paper 4-D equation, CV folds")
+    ax.plot([4], [paper_cv], "*", ms=12, mfc="none", mec="k", label="paper 4-D equation, CV folds")
     ax.set_xlabel("descriptor dimension")
     ax.set_ylabel("RMSE of ln D (D in cm²/s)")
     ax.set_xticks(range(1, max(len(r) for r in train.values()) + 1))
@@ -35,9 +35,17 @@ def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], p
 
 
 # --- diffusion and RDF (amorphdb/diffusion.py, amorphdb/rdf.py) --------------------------------------
+def _save_png(fig, path) -> str:
+    """Lay out ``fig``, write it to ``path`` as a 150-dpi PNG, close it, return the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return str(path)
+
+
 def plot_msd(results: dict, path, title: str = "") -> str:
-    """MSD (Å²) against lag time (ps) per species with the fitted line over its window (dashed, solid where
-    fitted); ``results`` is the dict of :class:`~amorphdb.diffusion.DiffusionResult` of one trajectory."""
+    """MSD (Å²) against lag time (ps) per species, the fitted line dashed and the fit window shaded;
+    ``results`` is the dict of :class:`~amorphdb.diffusion.DiffusionResult` of one trajectory."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for i, (species, res) in enumerate(results.items()):
         color = f"C{i}"
@@ -54,10 +62,7 @@ def plot_msd(results: dict, path, title: str = "") -> str:
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return str(path)
+    return _save_png(fig, path)
 
 
 def plot_arrhenius(temperature, D, D_err, fit, path, excluded=None, title: str = "") -> str:
@@ -88,10 +93,7 @@ def plot_arrhenius(temperature, D, D_err, fit, path, excluded=None, title: str =
     ax.set_ylabel("log10 D (cm²/s)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return str(path)
+    return _save_png(fig, path)
 
 
 def plot_rdf(rdfs: dict, path, title: str = "") -> str:
@@ -117,10 +119,7 @@ def plot_rdf(rdfs: dict, path, title: str = "") -> str:
         ax.set_ylabel("g(r)")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return str(path)
+    return _save_png(fig, path)
 
 
 # --- learning and trends ---------------------------------------------------------------------------

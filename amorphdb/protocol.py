@@ -74,7 +74,7 @@ class ProtocolSettings:
     max_eos_extensions: int = 3  # extra EOS runs when the zero-pressure volume is outside the explored range
     density: float | None = None  # g/cm3 of the packed start; None: guessed from element data
     packing_tolerance: float = 2.0  # Å, PACKMOL's pair distance
-    max_temperature_factor: float = 3.0  # blow-up: mean T over 50 steps above this x target
+    max_temperature_factor: float = 3.0  # blow-up: mean T over 100 steps above this x target
     min_distance: float = 0.5  # Å, blow-up: two atoms closer than this
     analysis_frames: int = 10  # frames of the production run averaged for RDFs and features
     seed: int = 1  # PACKMOL and velocity seed
@@ -109,9 +109,9 @@ class ProtocolSettings:
 PRESETS: dict[str, ProtocolSettings] = {
     "paper": ProtocolSettings(),
     # a small cell and short runs: the whole protocol in a few minutes on 2 CPU cores (demos, the README job)
-    "quick": ProtocolSettings(atoms=24, volume_steps=150, check_steps=150, production_steps=600, tdamp=100.0,
+    "quick": ProtocolSettings(atoms=24, volume_steps=100, check_steps=100, production_steps=500, tdamp=100.0,
                               frame_interval=5, checkpoint_interval=50, pressure_tolerance=10.0,
-                              energy_tolerance=0.005, max_rescales=6, max_energy_reruns=1, analysis_frames=5),
+                              energy_tolerance=0.02, max_rescales=6, max_energy_reruns=1, analysis_frames=5),
 }
 
 
@@ -220,14 +220,16 @@ class ProtocolResult:
 # --------------------------------------------------------------------------------------------------
 
 @dataclass
-class _Context:
-    formula: str  # reduced
-    source: str
+class RunContext:
+    """What every MD run of one protocol shares: material, engine, settings, work directory, database."""
+
+    formula: str  # reduced formula, the database key of the material
+    source: str  # mlip-<engine>
     engine: Engine
     settings: ProtocolSettings
     workdir: Path
-    db: Any
-    progress: bool
+    db: Any  # amorphdb.database.Database
+    progress: bool = True
 
     def md(self, atoms: Atoms, temperature: float, stage: str, iteration: int, n_steps: int,
            label: str = "") -> tuple[MDResult, int]:
@@ -279,7 +281,7 @@ def _nearest(runs: list[MDResult], volume: float) -> MDResult:
     return min(runs, key=lambda r: abs(math.log(r.volume / volume)))
 
 
-def equilibrate(ctx: _Context, start: Atoms, temperature: float) -> tuple[MDResult, int, int]:
+def equilibrate(ctx: RunContext, start: Atoms, temperature: float) -> tuple[MDResult, int, int]:
     """Volume search and check runs at ``temperature`` from ``start``: (last check run, rescales, energy reruns).
 
     The EOS runs at ``scales`` × the start volume are fitted; while the zero-pressure volume lies outside the
@@ -302,7 +304,7 @@ def equilibrate(ctx: _Context, start: Atoms, temperature: float) -> tuple[MDResu
     for extension in range(s.max_eos_extensions + 1):
         volumes, pressures = [r.volume for r in runs], [r.pressure(s.pressure_convention) for r in runs]
         lo, hi = min(volumes), max(volumes)
-        step = max(s.scales) / min(s.scales)
+        step = max(b / a for a, b in zip(sorted(s.scales), sorted(s.scales)[1:]))  # widest gap between scales
         if min(pressures) > 0 or max(pressures) < 0:  # zero pressure not bracketed: look beyond the edge
             v0, how = (hi * step if min(pressures) > 0 else lo / step), "bracketing"
         else:
@@ -373,7 +375,7 @@ def run(formula: str, *, preset: str = "quick", engine: str | Engine = "chgnet",
     work = Path(workdir) / f"{reduced}-{source}-{settings.fingerprint()}" if workdir else default_workdir(
         reduced, source, settings)
     work.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(reduced, source, eng, settings, work, db, progress)
+    ctx = RunContext(reduced, source, eng, settings, work, db, progress)
     log.info("%s: %d atoms, %s on %s, work directory %s", reduced, int(composition.num_atoms), eng.name,
              eng.device, work)
 
@@ -411,7 +413,7 @@ def _initial_atoms(composition, settings: ProtocolSettings, work: Path) -> Atoms
     return atoms
 
 
-def _analyse(ctx: _Context, result: TemperatureResult) -> dict[str, dict[str, Any]]:
+def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, Any]]:
     """D per species, partial RDFs and features of a production run, stored once (cached in a JSON file)."""
     cache = Path(result.production.path).with_suffix(".analysis.json")
     if cache.exists():
@@ -443,23 +445,23 @@ def _analyse(ctx: _Context, result: TemperatureResult) -> dict[str, dict[str, An
     return out
 
 
-def _arrhenius(ctx: _Context, results: list[TemperatureResult]) -> dict[str, Any]:
-    """Arrhenius fit per species over the diffusive runs (at least two temperatures), stored in the database."""
+def _arrhenius(ctx: RunContext, results: list[TemperatureResult]) -> dict[str, Any]:
+    """Arrhenius fit per species over its diffusive runs, stored in the database (species without enough
+    diffusive temperatures are left out: 2 with error bars, else 3)."""
     from .diffusion import arrhenius_fit
 
     fits: dict[str, Any] = {}
-    species = sorted({sp for r in results for sp in r.diffusion})
-    for sp in species:
+    for sp in sorted({sp for r in results for sp in r.diffusion}):
         rows = [(r.temperature, r.diffusion[sp]) for r in results
                 if sp in r.diffusion and r.diffusion[sp]["diffusive"] and r.diffusion[sp]["D"] > 0]
-        if len(rows) < 2:
+        with_errors = all(row[1]["D_err"] is not None and row[1]["D_err"] > 0 for row in rows)
+        if len(rows) < (2 if with_errors else 3):
             log.info("no Arrhenius fit for %s: diffusive at %d temperature(s)", sp, len(rows))
             continue
-        t = np.array([row[0] for row in rows])
-        d = np.array([row[1]["D"] for row in rows])
-        err = np.array([row[1]["D_err"] if row[1]["D_err"] is not None else np.nan for row in rows])
-        fit = arrhenius_fit(t, d, None if np.isnan(err).any() else err)
+        fit = arrhenius_fit([row[0] for row in rows], [row[1]["D"] for row in rows],
+                            [row[1]["D_err"] for row in rows] if with_errors else None, species=sp)
         ctx.db.add_arrhenius(ctx.formula, ctx.source, sp, fit.Ea, fit.Ea_err, fit.prefactor, fit.prefactor_err,
                              fit.t_min, fit.t_max)
+        log.info("Arrhenius %s: Ea = %.3f ± %.3f eV over %g-%g K", sp, fit.Ea, fit.Ea_err, fit.t_min, fit.t_max)
         fits[sp] = fit
     return fits

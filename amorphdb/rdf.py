@@ -6,8 +6,9 @@ Definition. For elements A, B with N_A, N_B atoms in a cell of volume V, average
 
 over every periodic image within the cutoff (pymatgen's ``find_points_in_spheres`` neighbour list, so a
 cutoff larger than half the cell is handled). This is the textbook (canonical) normalisation and the one of
-the paper's files: g_AB → 1 at large r in a liquid, g_AA → (N_A − 1)/N_A, and the running coordination number
-4π (N_B/V) ∫ g_AB r² dr counts the B neighbours of an A atom exactly.
+the paper's files: g_AB → 1 at large r in a liquid, g_AA → (N_A − 1)/N_A (up to r = the cell edge, where an
+atom starts to meet its own periodic images), and the running coordination number 4π (N_B/V) ∫ g_AB r² dr
+counts the B neighbours of an A atom exactly.
 
 The paper's files (``../shared/data/paper/rdf``) are on the grid r = 0, 0.1, …, 10 Å and are smooth down to
 1e-7: they are a histogram convolved with a Gaussian of σ = 0.1 Å (deconvolving them with σ ≤ 0.1 Å leaves a
@@ -169,8 +170,8 @@ def _pair_key(name: str) -> frozenset | tuple:
 def rdf_r2(reference: pd.DataFrame, candidate: pd.DataFrame, pairs: Sequence[str] | None = None) -> float:
     """R² of ``candidate`` against ``reference`` pooled over their common pairs (or ``pairs``) and all bins.
 
-    R² = 1 − Σ (g_ref − g_cand)² / Σ (g_ref − mean g_ref)², the sums over every bin of every pair; ``A-B`` and
-    ``B-A`` are the same pair. Both tables must be on the same r grid.
+    R² = 1 − Σ (g_ref − g_cand)² / Σ (g_ref − mean g_ref)², the sums over every bin of every pair;
+    ``A-B`` and ``B-A`` are the same pair. Both tables must be on the same r grid.
     """
     for name, df in (("reference", reference), ("candidate", candidate)):
         if "r" not in df.columns:

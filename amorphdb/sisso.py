@@ -348,11 +348,11 @@ def _sis(space: _FeatureSpace, residual: np.ndarray, k: int, selected: list[int]
 
 def _colex_combinations(m: int, q: int) -> np.ndarray:
     """All q-subsets of range(m) as rows, sorted by their largest element (so those of range(k) come first)."""
-    combos = np.zeros((1, 0), dtype=np.intp)
+    combos = np.zeros((1, 0), dtype=np.int32)
     for level in range(q):
-        parts = [np.column_stack([combos[: comb(t, level)], np.full(comb(t, level), t, dtype=np.intp)])
+        parts = [np.column_stack([combos[: comb(t, level)], np.full(comb(t, level), t, dtype=np.int32)])
                  for t in range(level, m)]
-        combos = np.concatenate(parts) if parts else np.zeros((0, level + 1), dtype=np.intp)
+        combos = np.concatenate(parts) if parts else np.zeros((0, level + 1), dtype=np.int32)
     return combos
 
 
@@ -386,7 +386,7 @@ def _l0_search(G: np.ndarray, b: np.ndarray, yy: float, d: int, cost: np.ndarray
         step = max(1, chunk // n_cand)
         for s in range(0, n_pre, step):
             rest = heads[s:min(n_pre, s + step)]
-            S = np.column_stack([rest, np.full(len(rest), k, dtype=np.intp)])  # (R, p)
+            S = np.column_stack([rest, np.full(len(rest), k, dtype=np.int32)])  # (R, p)
             R = len(S)
             L = np.zeros((R, p, p))
             ok = np.ones(R, dtype=bool)
@@ -431,13 +431,13 @@ class SISSORegressor(RegressorMixin, BaseEstimator):
     """SISSO symbolic regression of a target on the columns of a DataFrame (scikit-learn style).
 
     Parameters: ``max_dim`` largest descriptor dimension; ``n_sis`` features screened per dimension (the ℓ0
-    search for dimension d runs over d·n_sis features); ``rung`` 0 (primary features only), 1 or 2; ``operators`` names from
-    :data:`PAPER_OPERATORS`; ``features`` the primary columns (default: every column of X); ``temperature_column``
-    if present in X it becomes the primary feature ``1/kBT`` (1/eV) instead of itself; ``rung2_pool`` rung-≤1
-    features combined pairwise at rung 2; ``max_abs`` largest |value| a feature may take; ``dup_corr`` |r| above
-    which two features count as duplicates; ``rmse_tolerance`` ``best_dim_`` is the smallest dimension whose
-    training RMSE is within this fraction of the lowest; ``target_name`` for the equation text (default: the
-    name of y, else ``"y"``).
+    search for dimension d runs over d·n_sis features); ``rung`` 0 (primary features only), 1 or 2;
+    ``operators`` names from :data:`PAPER_OPERATORS`; ``features`` the primary columns (default: every column
+    of X); ``temperature_column`` if present in X it becomes the primary feature ``1/kBT`` (1/eV) instead of
+    itself; ``rung2_pool`` rung-≤1 features combined pairwise at rung 2; ``max_abs`` largest |value| a feature
+    may take; ``dup_corr`` |r| above which two features count as duplicates; ``rmse_tolerance`` ``best_dim_``
+    is the smallest dimension whose training RMSE is within this fraction of the lowest; ``target_name`` for
+    the equation text (default: the name of y, else ``"y"``).
 
     After :meth:`fit`: ``equations_`` (one :class:`SISSOEquation` per dimension 1…max_dim), ``best_dim_``,
     ``primary_`` (primary feature names), ``n_features_space_`` (size of the feature space).
@@ -484,9 +484,11 @@ class SISSORegressor(RegressorMixin, BaseEstimator):
         if len(yv) != len(X):
             raise InputError(f"SISSO target has {len(yv)} values for {len(X)} rows")
         if not np.isfinite(yv).all():
-            raise InputError(f"SISSO target has a missing or non-finite value in row {X.index[int(np.argmax(~np.isfinite(yv)))]!r}")
+            row = X.index[int(np.argmax(~np.isfinite(yv)))]
+            raise InputError(f"SISSO target has a missing or non-finite value in row {row!r}")
         if len(yv) <= self.max_dim + 1:
-            raise InputError(f"SISSO needs more than {self.max_dim + 1} rows for dimension {self.max_dim}, got {len(yv)}")
+            raise InputError(f"SISSO needs more than {self.max_dim + 1} rows for dimension {self.max_dim}, "
+                             f"got {len(yv)}")
         name = self.target_name or (str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y")
         P = np.column_stack([cols[n] for n in names])
         space = _FeatureSpace(P, names, yv, self.operators, self.rung, self.rung2_pool, self.max_abs)
@@ -558,7 +560,10 @@ class SISSORegressor(RegressorMixin, BaseEstimator):
         """Rebuild a fitted regressor saved with :meth:`to_dict`."""
         if d.get("format") != "amorphdb-sisso-1":
             raise InputError(f"not a saved SISSO model (format {d.get('format')!r})")
-        model = cls(**d["params"])
+        try:
+            model = cls(**d["params"])
+        except TypeError as exc:
+            raise InputError(f"saved SISSO model has invalid parameters: {exc}") from None
         model._check_params()
         model.primary_ = list(d["primary"])
         model.n_features_space_ = int(d["n_features_space"])

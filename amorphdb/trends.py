@@ -96,7 +96,7 @@ def _by_anion(comps: pd.DataFrame, column: str, min_count: int) -> dict[str, lis
     for anion in order:
         vals = comps.loc[comps["anion"] == anion, column].dropna().to_list()
         if len(vals) >= min_count:
-            groups[f"{anion} ({family_of(anion)[:4]})"] = vals
+            groups[f"{anion} ({family_of(anion)})"] = vals
     return groups
 
 

@@ -289,8 +289,8 @@ def test_import_paper_rejects_malformed_table(tmp_path, small_paper, edit, messa
     assert _counts(db)["runs"] == 0
 
 
-def test_failed_import_halfway_leaves_nothing(any_db, small_paper):
-    """The feature table is written first; a malformed RDF file (read last) aborts the whole transaction."""
+def test_malformed_rdf_file_leaves_nothing(any_db, small_paper):
+    """All files are checked before the one transaction: the valid feature table is not written either."""
     bad = small_paper / "rdf" / "M3GNet_RDF_Li3PS4.csv"
     pd.DataFrame({"Li-Li": [0.0, 1.0], "Li-S": ["0.5", "oops"], "r": [0.0, 0.1]}).to_csv(bad)
     with pytest.raises(InputError, match=r"M3GNet_RDF_Li3PS4.csv: line 3, column 'Li-S': 'oops'"):

@@ -111,8 +111,15 @@ def test_trajectory_files_wrapped_positions_and_time_metadata(tmp_path):
         frames.append(atoms)
     ase.io.write(tmp_path / "run.traj", frames)
     ase.io.write(tmp_path / "XDATCAR", frames, format="vasp-xdatcar")
-    for source, dt in [(tmp_path / "run.traj", None), (tmp_path / "XDATCAR", DT), (frames, None),
-                       ([AseAtomsAdaptor.get_structure(a) for a in frames], DT)]:
+    dump = []  # LAMMPS text dump, wrapped coordinates with an element column
+    for k, atoms in enumerate(frames):
+        dump += ["ITEM: TIMESTEP", str(k), "ITEM: NUMBER OF ATOMS", str(len(atoms)), "ITEM: BOX BOUNDS pp pp pp",
+                 *["0.0 12.0"] * 3, "ITEM: ATOMS id element x y z"]
+        dump += [f"{i + 1} {s} {p[0]:.12f} {p[1]:.12f} {p[2]:.12f}"
+                 for i, (s, p) in enumerate(zip(symbols, atoms.positions))]
+    (tmp_path / "run.lammpstrj").write_text("\n".join(dump) + "\n")
+    for source, dt in [(tmp_path / "run.traj", None), (tmp_path / "XDATCAR", DT), (tmp_path / "run.lammpstrj", DT),
+                       (frames, None), ([AseAtomsAdaptor.get_structure(a) for a in frames], DT)]:
         got = diffusion_from_trajectory(source, dt_ps=dt)
         assert got["Li"].D == pytest.approx(expected["Li"].D, rel=1e-6), source
         assert got["Li"].D_err == pytest.approx(expected["Li"].D_err, rel=1e-6)
