@@ -22,6 +22,11 @@ _EXPORTS: dict[str, str] = {
     "ConvergenceError": "errors", "DatabaseError": "errors",
     # composition
     "parse_formula": "composition", "reduced_formula": "composition", "scale_composition": "composition",
+    # database
+    "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
+    # learning: SISSO
+    "SISSORegressor": "sisso", "paper_sisso_predict": "sisso", "paper_sisso_model": "sisso",
+    "PAPER_EQUATION": "sisso",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except AmorphDBError as exc:
         print(f"amorphdb: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("amorphdb: interrupted", file=sys.stderr)
         return 130

@@ -337,7 +337,7 @@ def _make_engine(url: str, connect_timeout: float) -> Engine:
             engine = create_engine(u, connect_args={"check_same_thread": False}, poolclass=StaticPool)
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised through every SQLite test
+        def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event below emits BEGIN itself
             cursor = dbapi_conn.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")
@@ -500,8 +500,8 @@ class Database:
         if found is None or found.value != str(SCHEMA_VERSION):
             version = found.value if found else "none"
             raise DatabaseError(f"{self.safe_url} has schema version {version}; this amorphdb "
-                                f"({_code_version()}) reads version {SCHEMA_VERSION}: use a matching amorphdb "
-                                "or export/import the data")
+                                f"({_code_version()}) reads version {SCHEMA_VERSION}: export it with the amorphdb that "
+                                "wrote it and import the file here")
 
     def schema_version(self) -> int:
         return int(self._read(lambda s: s.get(Meta, "schema_version").value))
@@ -742,7 +742,8 @@ class Database:
         self._write(write)
 
     def arrhenius(self, formula: str | None = None, source: str | None = None) -> pd.DataFrame:
-        """Arrhenius fits: formula, source, species, Ea (eV), Ea_err, prefactor (cm²/s), prefactor_err, t_min, t_max (K)."""
+        """Arrhenius fits: formula, source, species, Ea, Ea_err (eV), prefactor, prefactor_err (cm²/s),
+        t_min, t_max (K)."""
         cols = ["species", "Ea", "Ea_err", "prefactor", "prefactor_err", "t_min", "t_max"]
         stmt = select(Material.formula, Arrhenius.source, *(getattr(Arrhenius, c) for c in cols)).join(Material)
         if formula is not None:
@@ -1088,7 +1089,7 @@ class Database:
                         except InputError as exc:
                             raise InputError(f"{path}: {name} record {i}: {exc}") from None
                     if name == "materials":
-                        materials[reduced[f]] = {**_material_row(reduced[f]), **typed(name, i, rec, tuple(_MATERIAL_DERIVED))}
+                        materials[reduced[f]] = {**_material_row(reduced[f]), **typed(name, i, rec, _MATERIAL_DERIVED)}
                     else:
                         materials.setdefault(reduced[f], {**_material_row(reduced[f]), "source": rec["source"],
                                                           "code_version": _code_version(), "created_at": _utcnow()})

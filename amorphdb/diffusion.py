@@ -30,8 +30,8 @@ kinisi's ``v_i n_i / n_j``; written as above it is positive definite for any v (
 matrix numerically). We set v_i = κ · MSD_model(t_i)², with the non-Gaussian factor κ = ⟨v_i / MSD(t_i)²⟩
 measured on the data (κ = 2/3 for Gaussian displacements in 3D) and MSD_model the current fit, iterated
 three times: using the raw noisy v_i as weights biases D low for species with few atoms. The result is the
-maximum-likelihood line of kinisi without the MCMC; the standard error of D comes from the GLS parameter
-covariance. Over 200 seeds of a 3D random walk (5, 20 or 50 walkers, 1000 frames) the error bars are
+maximum-likelihood line under this covariance (kinisi samples a likelihood of the same form by MCMC); the
+standard error of D comes from the GLS parameter covariance. Over 200 seeds of a 3D random walk (5, 20 or 50 walkers, 1000 frames) the error bars are
 calibrated: the spread of (D − D_true)/σ is 0.96–1.00, 70–78 % of the estimates lie within 1σ and 94–97 %
 within 2σ, with a slight low bias of about 0.2σ (tests/test_diffusion.py checks 50 seeds). The model
 treats atoms as independent, so collective motion in a real liquid makes the error somewhat too small.
@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
+from pymatgen.core import IStructure
 from scipy import constants
 from scipy.optimize import curve_fit
 
@@ -94,7 +96,8 @@ class Trajectory:
 
 
 def read_trajectory(path_or_frames: str | Path | Iterable, index: str = ":") -> Trajectory:
-    """Read a trajectory file (any format ASE reads) or convert ASE ``Atoms`` / pymatgen ``Structure`` frames.
+    """Read a trajectory file (any format ASE reads) or convert ASE ``Atoms`` / pymatgen ``Structure`` frames
+    (a single structure is a one-frame trajectory).
 
     The time per frame is taken from ``atoms.info["time_ps"]`` when every frame has it, else, for the
     ``.traj`` of a finished amorphdb MD run, from its ``.result.json`` (time step × steps per frame).
@@ -112,25 +115,28 @@ def read_trajectory(path_or_frames: str | Path | Iterable, index: str = ":") -> 
             raise InputError(f"cannot read trajectory {path}: {first}") from None
         if not isinstance(frames, list):
             frames = [frames]
+    elif isinstance(path_or_frames, (Atoms, IStructure)):
+        frames = [path_or_frames]
     else:
-        frames = list(path_or_frames)
+        try:
+            frames = list(path_or_frames)
+        except TypeError:
+            raise InputError(f"not a trajectory: {type(path_or_frames).__name__}") from None
     if not frames:
         raise InputError("the trajectory has no frames")
     positions, cells, times = [], [], []
     symbols = _symbols(frames[0])
-    for frame in frames:
-        if hasattr(frame, "get_positions"):  # ASE Atoms
+    for k, frame in enumerate(frames):
+        if _symbols(frame) != symbols:
+            raise InputError(f"frame {k} has other atoms than the first frame")
+        if isinstance(frame, Atoms):
             positions.append(frame.get_positions())
             cells.append(np.asarray(frame.cell[:], dtype=float))
             times.append(frame.info.get("time_ps"))
-        elif hasattr(frame, "lattice"):  # pymatgen Structure
+        else:
             positions.append(frame.cart_coords)
             cells.append(frame.lattice.matrix)
             times.append(frame.properties.get("time_ps"))
-        else:
-            raise InputError(f"a frame must be an ASE Atoms or a pymatgen Structure, got {type(frame).__name__}")
-        if len(positions[-1]) != len(symbols) or _symbols(frame) != symbols:
-            raise InputError(f"frame {len(positions) - 1} has other atoms than the first frame")
     cells_arr = np.array(cells)
     if np.any(np.abs(np.linalg.det(cells_arr)) < 1e-6):
         raise InputError("the trajectory has no periodic cell (zero cell volume): diffusion and RDF need one")
@@ -155,9 +161,11 @@ def _md_frame_time(path: str | Path, n_frames: int) -> float | None:
 
 
 def _symbols(frame) -> list[str]:
-    if hasattr(frame, "get_chemical_symbols"):
+    if isinstance(frame, Atoms):
         return list(frame.get_chemical_symbols())
-    return [site.specie.symbol for site in frame]
+    if isinstance(frame, IStructure):
+        return [site.specie.symbol for site in frame]
+    raise InputError(f"a frame must be an ASE Atoms or a pymatgen Structure, got {type(frame).__name__}")
 
 
 def msd_fft(positions: np.ndarray) -> np.ndarray:

@@ -542,7 +542,7 @@ def train(table: pd.DataFrame, kind: str = "best", seed: int = SEED, cv: bool = 
         meta["cv"] = scores
     log.info("fitting %s on %d rows", kind, len(checked))
     model = _fit(kind, checked, features, seed=seed, n_members=n_members, n_bootstrap=n_bootstrap, **params)
-    return TrainedModel(kind, model, features, meta)
+    return TrainedModel(kind, model, list(model.features), meta)  # sisso-paper needs only its four columns
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -743,11 +743,12 @@ class FormulaPrediction:
 
 def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedModel, engine: str = "chgnet",
                     preset: str = "quick", db: Any = None, workdir: str | Path | None = None,
-                    device: str | None = None) -> FormulaPrediction:
+                    device: str | None = None, **protocol_options: Any) -> FormulaPrediction:
     """The fast route: melt-quench ``formula`` with the MLIP (``amorphdb.protocol.run``, its features stored
     per production run in the database), then ``model`` on those features at each of ``temperatures`` (K).
 
-    ``db`` is a ``Database``, a URL or None (the default database). Ea comes from an Arrhenius fit of the
+    ``db`` is a ``Database``, a URL or None (the default database); ``protocol_options`` are settings of
+    ``amorphdb.protocol.ProtocolSettings`` that override the preset's. Ea comes from an Arrhenius fit of the
     predicted D(T) weighted by the predicted uncertainty.
     """
     from .database import Database
@@ -759,7 +760,7 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
         raise InputError("give at least one temperature (K)")
     db = db if isinstance(db, Database) else Database(db)
     result = run(formula, preset=preset, engine=engine, temperatures=temps, db=db, workdir=workdir,
-                 device=device)
+                 device=device, **protocol_options)
     rows, md = [], []
     for t in result.temperatures:
         if t.temperature in temps:

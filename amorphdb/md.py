@@ -179,7 +179,7 @@ def run_nvt(
     volume = atoms.get_volume()
     traj = Trajectory(str(traj_path), "a", properties=_TRAJ_PROPERTIES)
     try:
-        with tqdm(total=n_steps, initial=start, desc=f"{stage} {temperature:g} K", unit="step",
+        with tqdm(total=n_steps, initial=start, desc=stage, unit="step",
                   disable=not progress, leave=False, mininterval=1.0) as bar:
             if start == 0:
                 _check_distances(atoms, min_distance, stage, 0)

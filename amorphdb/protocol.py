@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import warnings
 import zlib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ import numpy as np
 from ase import Atoms
 from ase.io import read
 from pymatgen.io.ase import AseAtomsAdaptor
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 from .composition import parse_formula, scale_composition
 from .engines import Engine, check_elements, load_engine
@@ -153,7 +154,9 @@ def fit_zero_pressure_volume(volumes: list[float], pressures: list[float]) -> tu
         q2, q1, _ = np.polyfit(v, p, 2)
         b0 = max(-vm * (2 * q2 * vm + q1), 1e-3 * max(np.abs(p).max(), 1.0))
         try:
-            (v0, b0_fit, _), _ = curve_fit(birch_murnaghan_pressure, v, p, p0=[vm, b0, 4.0], maxfev=20000)
+            with warnings.catch_warnings():  # three points, three parameters: no covariance, which is fine
+                warnings.simplefilter("ignore", OptimizeWarning)
+                (v0, b0_fit, _), _ = curve_fit(birch_murnaghan_pressure, v, p, p0=[vm, b0, 4.0], maxfev=20000)
             if math.isfinite(v0) and b0_fit > 0 and lo < v0 < hi:
                 return float(v0), "birch-murnaghan"
         except (RuntimeError, ValueError):
@@ -249,7 +252,8 @@ class RunContext:
             result = run_nvt(atoms, self.engine.calculator, temperature=temperature, n_steps=n_steps, path=path,
                              timestep=s.timestep, frame_interval=s.frame_interval,
                              checkpoint_interval=s.checkpoint_interval, tdamp=s.tdamp,
-                             seed=s.seed + zlib.crc32(key.encode()) % 100000, stage=f"T={temperature:g} K {stage}",
+                             seed=s.seed + zlib.crc32(key.encode()) % 100000,
+                             stage=f"T={temperature:g} K {stage} {iteration}{label}",
                              max_temperature_factor=s.max_temperature_factor, min_distance=s.min_distance,
                              progress=self.progress)
         except MDError as exc:

@@ -15,3 +15,13 @@ def paper_dir() -> Path:
     if not (SHARED / "ml_features.csv").exists():
         pytest.skip("../shared/data/paper is not present")
     return SHARED
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh amorphdb Database in an SQLite file under tmp_path."""
+    from amorphdb.database import Database
+
+    database = Database(tmp_path / "amorphdb.sqlite")
+    yield database
+    database.close()

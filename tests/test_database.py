@@ -427,8 +427,9 @@ def test_import_rejects_malformed_exports(tmp_path, db_url):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _writer(url: str, worker: int, n: int) -> None:
+def _writer(url: str, worker: int, n: int, start) -> None:
     db = Database(url)
+    start.wait(120)  # every process is up: they all write at the same time
     for i in range(n):
         run = db.add_run("Li3PS4", source=f"worker-{worker}", temperature=1000 + i, stage="production",
                          key=f"T{1000 + i}", status="done")
@@ -438,7 +439,8 @@ def _writer(url: str, worker: int, n: int) -> None:
 def test_several_processes_write_at_once(any_db, db_url):
     n_proc, n_runs = 4, 25
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(db_url, w, n_runs)) for w in range(n_proc)]
+    start = ctx.Barrier(n_proc)
+    procs = [ctx.Process(target=_writer, args=(db_url, w, n_runs, start)) for w in range(n_proc)]
     for p in procs:
         p.start()
     for p in procs:
@@ -508,7 +510,8 @@ def _silent_server() -> tuple[socket.socket, int]:
 def test_server_that_does_not_answer(tmp_path):
     server, port = _silent_server()
     start = time.monotonic()
-    with pytest.raises(DatabaseError, match=f"cannot open database postgresql\\+psycopg://u:\\*\\*\\*@127.0.0.1:{port}"):
+    hidden = f"cannot open database postgresql\\+psycopg://u:\\*\\*\\*@127.0.0.1:{port}"  # no password shown
+    with pytest.raises(DatabaseError, match=hidden):
         Database(f"postgresql://u:secret@127.0.0.1:{port}/x", connect_timeout=1)
     assert time.monotonic() - start < 15
     server.close()

@@ -123,6 +123,11 @@ def test_trajectory_files_wrapped_positions_and_time_metadata(tmp_path):
         got = diffusion_from_trajectory(source, dt_ps=dt)
         assert got["Li"].D == pytest.approx(expected["Li"].D, rel=1e-6), source
         assert got["Li"].D_err == pytest.approx(expected["Li"].D_err, rel=1e-6)
+    triclinic = [[12.0, 0.0, 0.0], [4.0, 11.0, 0.0], [-3.0, 2.0, 10.0]]
+    skewed = [Atoms(symbols, positions=p, cell=triclinic, pbc=True) for p in x]
+    for atoms in skewed:
+        atoms.wrap()
+    assert diffusion_from_trajectory(skewed, dt_ps=DT)["Li"].D == pytest.approx(expected["Li"].D, rel=1e-6)
     with pytest.raises(InputError, match="dt_ps"):
         diffusion_from_trajectory(tmp_path / "XDATCAR")
     with pytest.raises(InputError, match="not in the trajectory"):
@@ -131,6 +136,20 @@ def test_trajectory_files_wrapped_positions_and_time_metadata(tmp_path):
         diffusion_from_trajectory(tmp_path / "missing.traj")
     with pytest.raises(InputError, match="too short"):
         diffusivity(x[:10], symbols, DT)
+
+
+def test_amorphdb_md_trajectory_gives_its_frame_time_and_a_solid_stays_solid(tmp_path):
+    from ase.calculators.emt import EMT
+
+    from amorphdb.diffusion import read_trajectory
+    from amorphdb.md import run_nvt
+
+    path = tmp_path / "solid.traj"  # real NVT MD (EMT copper, 300 K): the time per frame comes from the run
+    run_nvt(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), EMT(), temperature=300, n_steps=200, path=path,
+            timestep=2.0, frame_interval=4, progress=False)
+    assert read_trajectory(path).dt_ps == pytest.approx(0.008)
+    cu = diffusion_from_trajectory(path)["Cu"]
+    assert not cu.diffusive and cu.t_fit == pytest.approx((0.04, 0.2))
 
 
 def test_agrees_with_kinisi():

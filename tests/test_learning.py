@@ -119,6 +119,9 @@ def test_save_load_round_trip_gives_identical_predictions(small, tmp_path, kind,
     assert list(a.columns) == ["formula", "temperature", "D", "D_err", "ln_D", "ln_D_err"]
     np.testing.assert_allclose(a["D"], np.exp(a["ln_D"]), rtol=1e-9)
     assert np.isfinite(a["D_err"]).all() and (a["D_err"] > 0).all()
+    if kind == "sisso-paper":  # needs only the columns of its equation
+        assert trained.features == ["LNC", "LLB", "PF", "temperature"]
+        pd.testing.assert_frame_equal(trained.predict(small[["formula", "temperature", "LNC", "LLB", "PF"]]), a)
 
 
 def test_predict_names_the_bad_row_and_column(small, tmp_path):
@@ -195,12 +198,15 @@ def test_train_from_the_database_records_the_model(small, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_predict_formula_end_to_end(small, tmp_path):
-    """The fast route: quick CHGNet melt-quench of Li2O, its stored features, a trained model, D(T) and Ea."""
+    """The fast route with CHGNet's shipped weights on a cut-down quick preset (12-atom Li2O, short runs):
+    melt-quench, features stored per production run, the model's D(T) and Ea."""
     from amorphdb.database import Database
 
     trained = L.train(small, "best", cv=False, n_members=3)
     db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    res = L.predict_formula("Li2O", [1500, 2500], trained, db=db, workdir=tmp_path / "runs")
+    res = L.predict_formula("Li2O", [1500, 2500], trained, db=db, workdir=tmp_path / "runs", atoms=12,
+                            volume_steps=40, check_steps=40, production_steps=150, energy_tolerance=0.05,
+                            pressure_tolerance=20.0)
     assert list(res.table["temperature"]) == [1500.0, 2500.0]
     assert np.all((res.table["D"] > 1e-7) & (res.table["D"] < 1e-2))  # cm2/s, a liquid-like range
     assert np.isfinite(res.Ea) and 0 < res.Ea < 2

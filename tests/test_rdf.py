@@ -51,6 +51,12 @@ def test_rock_salt_shells_and_coordination_numbers(sigma):
     assert coordination(df, "Cl-Cl", 4, v, (a / np.sqrt(2) + a) / 2) == pytest.approx(12, rel=0.03)
     # third Na-Cl shell at a·√3/2 holds 8 more: 6 + 8 = 14 up to midway to the next (√5/2 a, 24)
     assert coordination(df, "Na-Cl", 4, v, a * (np.sqrt(3) + np.sqrt(5)) / 4) == pytest.approx(14, rel=0.03)
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    same = partial_rdfs(AseAtomsAdaptor.get_structure(nacl), sigma=sigma)  # a pymatgen Structure
+    np.testing.assert_allclose(same.to_numpy(), df.to_numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(InputError, match="ASE Atoms or a pymatgen Structure"):
+        partial_rdfs([nacl.get_positions()])
 
 
 def test_small_cell_with_cutoff_beyond_half_the_cell_equals_its_supercell():
@@ -67,7 +73,7 @@ def test_small_cell_with_cutoff_beyond_half_the_cell_equals_its_supercell():
 
 
 def test_frames_are_subsampled_evenly_and_the_average_uses_them():
-    nacl = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    nacl = bulk("NaCl", "rocksalt", a=5.6402, cubic=True)  # no lattice vector on a 0.01 Å histogram edge
     expanded = nacl.copy()
     expanded.set_cell(nacl.cell * 1.1, scale_atoms=True)
     frames = [nacl] * 5 + [expanded] * 5
@@ -76,6 +82,11 @@ def test_frames_are_subsampled_evenly_and_the_average_uses_them():
     np.testing.assert_allclose(both.to_numpy(), ends.to_numpy(), rtol=1e-9, atol=1e-12)
     one = partial_rdfs(frames, max_frames=1)
     assert not np.allclose(one.to_numpy(), both.to_numpy())
+    hot = nacl.copy()  # displaced, so that no distance sits on a histogram edge
+    hot.positions += np.random.default_rng(0).normal(0, 0.2, hot.positions.shape)
+    unwrapped = hot.copy()  # MD writes unwrapped positions: atoms several cells away count the same
+    unwrapped.positions += np.arange(len(hot))[:, None] % 3 * hot.cell[0] - hot.cell[2]
+    np.testing.assert_allclose(partial_rdfs(unwrapped).to_numpy(), partial_rdfs(hot).to_numpy(), rtol=1e-7, atol=1e-9)
 
 
 def test_column_order_follows_the_reduced_formula():
