@@ -22,6 +22,13 @@ _EXPORTS: dict[str, str] = {
     "ConvergenceError": "errors", "DatabaseError": "errors",
     # composition
     "parse_formula": "composition", "reduced_formula": "composition", "scale_composition": "composition",
+    # analysis: diffusion and RDFs
+    **{name: "diffusion" for name in (
+        "diffusivity", "diffusion_from_trajectory", "DiffusionResult", "msd_fft", "arrhenius_fit",
+        "ArrheniusResult", "extrapolate", "conductivity", "read_trajectory", "Trajectory")},
+    **{name: "rdf" for name in (
+        "partial_rdfs", "read_rdf_csv", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
+    **{name: "plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
     # database
     "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
     # learning: SISSO
