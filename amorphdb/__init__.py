@@ -29,6 +29,11 @@ _EXPORTS: dict[str, str] = {
     **{name: "rdf" for name in (
         "partial_rdfs", "read_rdf_csv", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
     **{name: "plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
+    # analysis: the paper's features
+    **{name: "features" for name in (
+        "FEATURE_COLUMNS", "STRUCTURAL_COLUMNS", "COMPOSITIONAL_COLUMNS", "compositional_features",
+        "structural_features", "features", "trajectory_features", "element_data_sources",
+        "load_element_table", "read_structure")},
     # database
     "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
     # learning: SISSO

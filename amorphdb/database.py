@@ -689,7 +689,9 @@ class Database:
 
     def add_rdf(self, run_id: int, rdf: pd.DataFrame) -> None:
         """Partial RDFs of the run: a DataFrame with column ``r`` (Å) and one g(r) column per pair (``Li-S``)."""
-        rows = _rdf_rows(rdf, "RDF table", allow_nan=True)
+        from .rdf import validate_rdf
+
+        rows = _rdf_rows(validate_rdf(rdf, "RDF table", allow_nan=True))
 
         def write(session: Session) -> None:
             run = self._require_run(session, run_id)
@@ -1153,14 +1155,12 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
 
 
-def _numeric(table: pd.DataFrame, columns: Iterable[str], path: Path | str, allow_nan: bool = False) -> None:
+def _numeric(table: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
     """Convert ``columns`` to float in place; InputError naming file, line and column of the first bad cell
-    (text, empty or infinite; NaN passes where ``allow_nan``)."""
+    (text, empty or infinite)."""
     for col in columns:
         values = pd.to_numeric(table[col], errors="coerce").astype(float)
         bad = ~np.isfinite(values.to_numpy())
-        if allow_nan:
-            bad &= ~pd.isna(table[col]).to_numpy()  # a NaN given as NaN stays; text and inf do not
         if bad.any():
             i = int(bad.nonzero()[0][0])
             raise InputError(f"{path}: line {i + 2}, column {col!r}: {table[col].iloc[i]!r} is not a number")
@@ -1198,6 +1198,8 @@ def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[s
     """(formula, source, engine, rdfs rows) of every ``DFT_RDF_<formula>.csv`` / ``M3GNet_RDF_<formula>.csv``."""
     from tqdm import tqdm
 
+    from .rdf import read_rdf_csv
+
     parsed = []
     for file in tqdm(files, desc="RDF files", unit="file", disable=None):
         kind, _, formula = file.stem.partition("_RDF_")
@@ -1208,7 +1210,7 @@ def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[s
         except InputError as exc:
             raise InputError(f"{file}: {exc}") from None
         source, engine = PAPER_SOURCES[kind]
-        parsed.append((formula, source, engine, _rdf_rows(_read_csv(file, index_col=0), str(file))))
+        parsed.append((formula, source, engine, _rdf_rows(read_rdf_csv(file))))
     return parsed
 
 
@@ -1225,29 +1227,12 @@ def _paper_arrhenius(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return fits
 
 
-def _rdf_rows(rdf: pd.DataFrame, where: str, allow_nan: bool = False) -> list[dict[str, Any]]:
-    """Rows of the rdfs table from a DataFrame with column ``r`` (Å) and one g(r) column per pair ``A-B``;
-    NaN in g (where allowed) is stored as null."""
-    if "r" not in rdf.columns:
-        raise InputError(f"{where}: no column 'r'")
-    pairs = [c for c in rdf.columns if c != "r"]
-    if not pairs:
-        raise InputError(f"{where}: no g(r) column")
-    for pair in pairs:
-        a, sep, b = str(pair).partition("-")
-        if not sep:
-            raise InputError(f"{where}: column {pair!r} is not an element pair such as 'Li-S'")
-        for el in (a, b):
-            try:
-                _check_species(el)
-            except InputError:
-                raise InputError(f"{where}: column {pair!r}: unknown element {el!r}") from None
-    table = rdf.reset_index(drop=True).copy()
-    _numeric(table, ["r"], where)
-    _numeric(table, pairs, where, allow_nan=allow_nan)
-    r = table["r"].tolist()
-    return [{"pair": str(p), "r": r, "g": [None if math.isnan(v) else v for v in table[p].tolist()]}
-            for p in pairs]
+def _rdf_rows(rdf: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the rdfs table from a table checked by :func:`amorphdb.rdf.validate_rdf` (column ``r`` in Å, one
+    g(r) column per pair ``A-B``); NaN in g is stored as null."""
+    r = rdf["r"].tolist()
+    return [{"pair": str(p), "r": r, "g": [None if math.isnan(v) else v for v in rdf[p].tolist()]}
+            for p in rdf.columns if p != "r"]
 
 
 def _csv_cell(value: Any, kind: str) -> str:

@@ -20,7 +20,7 @@ are project data that this package does not ship. Each element's (B, G, E_coh) t
 1. **the paper's element table**, a CSV with columns ``element, bulk_modulus_GPa, shear_modulus_GPa,
    cohesive_energy_eV``, read at run time from ``$AMORPHDB_ELEMENT_DATA`` if set, else from
    ``../shared/data/paper/element_properties.csv`` relative to the working directory or to the source
-   checkout; with it the compositional features reproduce the published table to ~1e-15;
+   checkout; with it the compositional features reproduce the published table (relative deviation < 2e-11);
 2. **the public fallback** for elements not in that table (or when there is no table): B and G from
    pymatgen's ``Element.bulk_modulus`` / ``rigidity_modulus`` (WebElements data), a missing one completed
    from the isotropic-elasticity relations with the element's Young's modulus or Poisson's ratio where
@@ -340,6 +340,23 @@ def _anion(symbols: set[str], mode: str) -> str:
     return max(symbols, key=lambda s: (_basic(s)[0], s))
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """One periodic cell prepared for the structural features (arrays per atom, then per neighbour pair)."""
+
+    n: int
+    is_li: np.ndarray  # bool per atom
+    is_anion: np.ndarray  # bool per atom
+    x: np.ndarray  # Pauling electronegativity per atom
+    r_eff: np.ndarray  # effective radius per atom, Å
+    count: np.ndarray  # neighbours within NEIGHBOUR_CUTOFF per atom
+    i: np.ndarray  # pairs out to the search cutoff: centre index
+    j: np.ndarray  # neighbour index
+    d: np.ndarray  # distance, Å
+    vec: np.ndarray  # vector i → j, Å
+    close: np.ndarray  # bool per pair: d < NEIGHBOUR_CUTOFF
+
+
 def structural_features(structure: Structure | Atoms, mode: str = "paper") -> dict[str, float]:
     """The 21 structural columns of the paper's table plus ``density`` (g/cm³) for one periodic cell.
 
@@ -360,33 +377,31 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
     x = np.array([basic[s][0] for s in symbols])
     mass = np.array([basic[s][1] for s in symbols])
     is_li = symbols == "Li"
-    anion = _anion(set(kinds), mode)
-    is_anion = symbols == anion
-    n_li = int(is_li.sum())
+    is_anion = symbols == _anion(set(kinds), mode)
 
     i, j, d, vec = _neighbours(atoms, is_li, is_anion)
     close = d < NEIGHBOUR_CUTOFF
-    ci, cj, cd = i[close], j[close], d[close]
+    ci, cj = i[close], j[close]
     count = np.bincount(ci, minlength=n).astype(float)
     dx = np.abs(x[ci] - x[cj])
 
     # effective radii: covalent, or Shannon ionic when the atom's mean bond ionicity exceeds the threshold
     ionicity = np.divide(np.bincount(ci, weights=dx, minlength=n), count, out=np.zeros(n), where=count > 0)
-    r_cov = covalent_radii[atoms.numbers]
     r_ion = np.array([_ionic_radius(s) for s in symbols])
-    r_eff = np.where((ionicity > IONICITY_THRESHOLD) & np.isfinite(r_ion), r_ion, r_cov)
+    r_eff = np.where((ionicity > IONICITY_THRESHOLD) & np.isfinite(r_ion), r_ion, covalent_radii[atoms.numbers])
     sphere = 4.0 / 3.0 * np.pi * r_eff**3
+    cell = _Cell(n, is_li, is_anion, x, r_eff, count, i, j, d, vec, close)
 
+    has_other = bool((~is_li).any())
     out: dict[str, float] = {
         "AAV": volume / n,
         "VPA": volume / int(is_anion.sum()),
-        "SNC": float(count[~is_li].mean()) if (~is_li).any() else math.nan,
-        "ENS": float(x[~is_li].mean()) if (~is_li).any() else math.nan,
+        "SNC": float(count[~is_li].mean()) if has_other else math.nan,
+        "ENS": float(x[~is_li].mean()) if has_other else math.nan,
         "PF": float(sphere.sum() / volume),
         "SPF": float(sphere[~is_li].sum() / volume),
+        "SBI": float(dx[~is_li[ci]].mean()) if has_other else math.nan,
     }
-    s_pairs = ~is_li[ci]
-    out["SBI"] = float(dx[s_pairs].mean()) if s_pairs.any() else math.nan
 
     # anion framework: nearest other anion (a periodic image of itself counts) and the shell d0..d0+1 Å
     aa = is_anion[i] & is_anion[j]
@@ -395,11 +410,11 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
     out["AASD"] = float(d0[is_anion].mean())
     out["AFC"] = float(np.bincount(i[shell], minlength=n)[is_anion].mean())
 
-    if n_li == 0:
+    if not is_li.any():
         warnings.warn("structure has no Li: the Li-centred features are NaN", stacklevel=2)
         out.update({c: math.nan for c in _LI_COLUMNS})
     else:
-        out.update(_li_features(n, is_li, is_anion, x, r_eff, count, ci, cj, dx, i, j, d, vec, mode))
+        out.update(_li_features(cell, dx[is_li[ci]], mode))
         out["RNC"] = out["LNC"] / out["SNC"]
         out["RBI"] = out["LBI"] / out["SBI"]
     result = {c: float(out[c]) for c in STRUCTURAL_COLUMNS}
@@ -407,14 +422,15 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
     return result
 
 
-def _li_features(n, is_li, is_anion, x, r_eff, count, ci, cj, dx, i, j, d, vec, mode) -> dict[str, float]:
-    """LNC, SDLC, LLB, LBI, SDLI, LLSD, LASD, SLPW, SLPW_pp, SLPE (all centred on Li)."""
+def _li_features(c: _Cell, li_dx: np.ndarray, mode: str) -> dict[str, float]:
+    """LNC, SDLC, LLB, LBI, SDLI, LLSD, LASD, SLPW, SLPW_pp, SLPE; ``li_dx`` = ΔX over the Li-centred pairs."""
+    is_li, i, j, d = c.is_li, c.i, c.j, c.d
+    li_li = c.close & is_li[i] & is_li[j]
     out = {
-        "LNC": float(count[is_li].mean()),
-        "SDLC": float(count[is_li].std()),
-        "LLB": float(np.bincount(ci[is_li[ci] & is_li[cj]], minlength=n)[is_li].mean()),
+        "LNC": float(c.count[is_li].mean()),
+        "SDLC": float(c.count[is_li].std()),
+        "LLB": float(np.bincount(i[li_li], minlength=c.n)[is_li].mean()),
     }
-    li_dx = dx[is_li[ci]]
     if mode == "paper":  # the reference divides by (number of Li pairs - 1)
         denom = max(len(li_dx) - 1, 1)
         out["LBI"] = float(li_dx.sum() / denom)
@@ -424,30 +440,25 @@ def _li_features(n, is_li, is_anion, x, r_eff, count, ci, cj, dx, i, j, d, vec, 
         out["SDLI"] = float(li_dx.std()) if len(li_dx) else math.nan
 
     ll = is_li[i] & is_li[j]
-    nearest_li, pair_ll = _group_min(i[ll], d[ll], n)
-    pair_ll = np.flatnonzero(ll)[pair_ll[is_li]]  # index into the pair arrays, one per Li (in atom order)
-    la = is_li[i] & is_anion[j]
-    nearest_an, _ = _group_min(i[la], d[la], n)
+    nearest_li, arg_ll = _group_min(i[ll], d[ll], c.n)
+    la = is_li[i] & c.is_anion[j]
+    nearest_an, _ = _group_min(i[la], d[la], c.n)
     out["LLSD"] = float(nearest_li[is_li].mean())
     out["LASD"] = float(nearest_an[is_li].mean())
 
-    # straight-line path from each Li to its nearest Li: the atoms closest to the segment
-    li_index = np.full(n, -1)
-    li_index[is_li] = np.arange(int(is_li.sum()))
-    seg = np.zeros((n, 3))
-    seg[is_li] = vec[pair_ll]
-    own = np.full(n, -1)
-    own[is_li] = pair_ll
+    # straight-line path from each Li to its nearest Li k (that image): the atoms closest to the segment
+    own = np.full(c.n, -1)
+    own[is_li] = np.flatnonzero(ll)[arg_ll[is_li]]  # the pair (Li, nearest Li), one per Li
     q = np.flatnonzero(is_li[i])
-    q = q[q != own[i[q]]]  # every atom around Li i except the segment's end (that image of k)
-    s = seg[i[q]]
-    t = np.clip(np.einsum("ij,ij->i", vec[q], s) / np.einsum("ij,ij->i", s, s), 0.0, 1.0)
-    dist = np.linalg.norm(vec[q] - t[:, None] * s, axis=1)
-    width, arg = _group_min(i[q], dist - r_eff[j[q]], n)
-    width_pp, _ = _group_min(i[q], dist, n)
+    q = q[q != own[i[q]]]  # every atom around Li i except the segment's end
+    seg = c.vec[own[i[q]]]
+    t = np.clip(np.einsum("ij,ij->i", c.vec[q], seg) / np.einsum("ij,ij->i", seg, seg), 0.0, 1.0)
+    dist = np.linalg.norm(c.vec[q] - t[:, None] * seg, axis=1)
+    width, arg = _group_min(i[q], dist - c.r_eff[j[q]], c.n)
+    width_pp, _ = _group_min(i[q], dist, c.n)
     out["SLPW"] = float(width[is_li].mean())
     out["SLPW_pp"] = float(width_pp[is_li].mean())
-    out["SLPE"] = float(x[j[q][arg[is_li]]].mean())
+    out["SLPE"] = float(c.x[j[q][arg[is_li]]].mean())
     return out
 
 
@@ -467,7 +478,8 @@ def _pairs(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndar
     return i, j, d, vec
 
 
-def _neighbours(atoms: Atoms, is_li: np.ndarray, is_anion: np.ndarray):
+def _neighbours(atoms: Atoms, is_li: np.ndarray,
+                is_anion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Neighbour pairs (i, j, d, vector) out to a cutoff large enough for every nearest-species search.
 
     Needs, for every Li, another Li and an anion, with all atoms within 4 Å of the Li–Li segment; for every

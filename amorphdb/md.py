@@ -125,6 +125,7 @@ def run_nvt(
     seed: int = 0,
     stage: str = "md",
     max_temperature_factor: float = 3.0,
+    start_temperature: float | None = None,
     temperature_window: int = 100,
     min_distance: float = 0.5,
     distance_check_interval: int = 10,
@@ -139,21 +140,23 @@ def run_nvt(
     A finished run (``X.result.json`` present, checksum matching) is returned without running again.
 
     Raises :class:`MDError` naming ``stage`` when energy or forces are not finite, when the mean temperature
-    over ``temperature_window`` steps exceeds ``max_temperature_factor`` × target, or when two atoms come
-    closer than ``min_distance`` Å (checked at the start and every ``distance_check_interval`` steps; 0 = off).
+    over ``temperature_window`` steps exceeds ``max_temperature_factor`` × the target (or × the
+    ``start_temperature`` the structure comes from, when higher: a quench heats up at first), or when two
+    atoms come closer than ``min_distance`` Å (checked at the start and every ``distance_check_interval``
+    steps; 0 turns the check off).
     """
     if not temperature > 0 or not math.isfinite(temperature):
         raise InputError(f"temperature must be positive, got {temperature} K")
     if n_steps < 2 or timestep <= 0 or frame_interval < 1:
-        raise InputError(
-            f"need at least 2 steps, a positive timestep and frame interval (got {n_steps}, {timestep} fs, {frame_interval})"
-        )
+        raise InputError(f"need at least 2 steps, a positive timestep and frame interval "
+                         f"(got {n_steps}, {timestep} fs, {frame_interval})")
     traj_path, ckpt_path, result_path = run_files(path)
     traj_path.parent.mkdir(parents=True, exist_ok=True)
     done = load_result(traj_path)
     if done is not None:
         log.debug("%s: finished run found at %s", stage, traj_path)
         return done
+    t_bound = max_temperature_factor * max(temperature, start_temperature or 0.0)
     checkpoint_interval = max(frame_interval, -(-checkpoint_interval // frame_interval) * frame_interval)
     params = np.array([temperature, n_steps, timestep, frame_interval, seed], dtype=float)
 
@@ -191,9 +194,9 @@ def run_nvt(
                 obs[step] = _observables(atoms, volume, stage, step)
                 if step >= temperature_window:
                     mean_t = float(obs[step - temperature_window + 1: step + 1, 1].mean())
-                    if not mean_t <= max_temperature_factor * temperature:  # NaN counts as a blow-up
+                    if not mean_t <= t_bound:  # NaN counts as a blow-up
                         raise MDError(f"{stage}: MD blew up at step {step}: mean temperature {mean_t:.0f} K over "
-                                      f"{temperature_window} steps is above {max_temperature_factor:g} x {temperature:g} K")
+                                      f"{temperature_window} steps is above {t_bound:g} K")
                 if step % distance_check_interval == 0:
                     _check_distances(atoms, min_distance, stage, step)
                 if step % frame_interval == 0:

@@ -11,6 +11,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _save_png(fig, path, dpi: int = 150) -> str:
+    """Lay out ``fig``, write it to ``path`` as a PNG of ``dpi`` dots per inch, close it, return the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return str(path)
+
+
 # --- sisso -----------------------------------------------------------------------------------------
 def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], paper_train: float,
                     paper_cv: float, path) -> str:
@@ -28,21 +36,10 @@ def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], p
     ax.set_ylabel("RMSE of ln D (D in cm²/s)")
     ax.set_xticks(range(1, max(len(r) for r in train.values()) + 1))
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return str(path)
+    return _save_png(fig, path)
 
 
 # --- diffusion and RDF (amorphdb/diffusion.py, amorphdb/rdf.py) --------------------------------------
-def _save_png(fig, path) -> str:
-    """Lay out ``fig``, write it to ``path`` as a 150-dpi PNG, close it, return the path."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return str(path)
-
-
 def plot_msd(results: dict, path, title: str = "") -> str:
     """MSD (Å²) against lag time (ps) per species, the fitted line dashed and the fit window shaded;
     ``results`` is the dict of :class:`~amorphdb.diffusion.DiffusionResult` of one trajectory."""
@@ -123,13 +120,6 @@ def plot_rdf(rdfs: dict, path, title: str = "") -> str:
 
 
 # --- learning and trends ---------------------------------------------------------------------------
-def _save(fig, path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
-
-
 def plot_parity(train: tuple, test: tuple, path, title: str = "", log: bool = True) -> str:
     """Predicted against true D (cm²/s) with one-sigma error bars; ``train`` and ``test`` are
     ``(D_true, D_pred, D_err)`` arrays (``D_err`` may hold NaN). Log axes by default."""
@@ -153,7 +143,7 @@ def plot_parity(train: tuple, test: tuple, path, title: str = "", log: bool = Tr
     ax.set_ylabel("D, model (cm²/s)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _save_png(fig, path, dpi=110)
 
 
 def plot_feature_importance(names, importances, path, title: str = "", top: int = 20) -> str:
@@ -166,7 +156,7 @@ def plot_feature_importance(names, importances, path, title: str = "", top: int 
     ax.set_xlabel("importance")
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="y", labelsize=7)
-    return _save(fig, path)
+    return _save_png(fig, path, dpi=110)
 
 
 def plot_shap_summary(shap_values, features, path, title: str = "", top: int = 15) -> str:
@@ -176,7 +166,7 @@ def plot_shap_summary(shap_values, features, path, title: str = "", top: int = 1
     shap.summary_plot(shap_values, features, max_display=top, show=False, plot_size=(6, 0.3 * top + 1.5))
     fig = plt.gcf()
     fig.axes[0].set_title(title, fontsize=9)
-    return _save(fig, path)
+    return _save_png(fig, path, dpi=110)
 
 
 def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, model_err, path) -> str:
@@ -197,7 +187,7 @@ def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, 
     ax.set_ylabel("D (cm²/s)")
     ax.set_title(formula, fontsize=9)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _save_png(fig, path, dpi=110)
 
 
 def plot_groups(values: dict, path, ylabel: str, title: str = "", log: bool = False) -> str:
@@ -216,7 +206,7 @@ def plot_groups(values: dict, path, ylabel: str, title: str = "", log: bool = Fa
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=8, rotation=45)
-    return _save(fig, path)
+    return _save_png(fig, path, dpi=110)
 
 
 def plot_scatter_panels(panels: list[tuple], y, path, ylabel: str, labels=None, title: str = "") -> str:
@@ -230,4 +220,4 @@ def plot_scatter_panels(panels: list[tuple], y, path, ylabel: str, labels=None, 
         ax.set_xlabel(xlabel)
     list(getattr(axes, "flat", [axes]))[0].set_ylabel(ylabel)
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return _save_png(fig, path, dpi=110)

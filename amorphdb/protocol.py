@@ -75,7 +75,7 @@ class ProtocolSettings:
     max_eos_extensions: int = 3  # extra EOS runs when the zero-pressure volume is outside the explored range
     density: float | None = None  # g/cm3 of the packed start; None: guessed from element data
     packing_tolerance: float = 2.0  # Å, PACKMOL's pair distance
-    max_temperature_factor: float = 3.0  # blow-up: mean T over 100 steps above this x target
+    max_temperature_factor: float = 3.0  # blow-up: mean T over 100 steps above this x target (x melt T in a quench)
     min_distance: float = 0.5  # Å, blow-up: two atoms closer than this
     analysis_frames: int = 10  # frames of the production run averaged for RDFs and features
     seed: int = 1  # PACKMOL and velocity seed
@@ -92,7 +92,8 @@ class ProtocolSettings:
             (self.pressure_convention in ("virial", "total"), "pressure convention must be 'virial' or 'total'"),
             (self.pressure_tolerance > 0 and self.energy_tolerance > 0, "convergence tolerances must be positive"),
             (self.rescale_beta > 0, "rescale beta must be positive (1/bar)"),
-            (min(self.max_rescales, self.max_energy_reruns, self.max_eos_extensions) >= 0, "iteration caps must not be negative"),
+            (min(self.max_rescales, self.max_energy_reruns, self.max_eos_extensions) >= 0,
+             "iteration caps must not be negative"),
             (self.density is None or self.density > 0, f"density must be positive, got {self.density}"),
             (self.analysis_frames >= 1, "analysis frames must be at least 1"),
         ]
@@ -163,7 +164,8 @@ def fit_zero_pressure_volume(volumes: list[float], pressures: list[float]) -> tu
             pass
     slope, intercept = np.polyfit(v, p, 1)
     if not slope < 0:
-        raise ConvergenceError(f"pressure does not fall with volume (slope {slope:.3g} kbar/Å3): no zero-pressure volume")
+        raise ConvergenceError(f"pressure does not fall with volume (slope {slope:.3g} kbar/Å3): "
+                               "no zero-pressure volume")
     return float(np.clip(-intercept / slope, lo, hi)), "linear"
 
 
@@ -235,8 +237,11 @@ class RunContext:
     progress: bool = True
 
     def md(self, atoms: Atoms, temperature: float, stage: str, iteration: int, n_steps: int,
-           label: str = "") -> tuple[MDResult, int]:
-        """One MD run recorded in the database; a finished one is found again and not redone."""
+           label: str = "", start_temperature: float | None = None) -> tuple[MDResult, int]:
+        """One MD run recorded in the database; a finished one is found again and not redone.
+
+        ``start_temperature``: the temperature ``atoms`` was equilibrated at, when not ``temperature``.
+        """
         key = f"{self.settings.fingerprint()}/T{temperature:g}/{stage}/{iteration}{label}"
         path = self.workdir / f"T{temperature:g}" / f"{stage}-{iteration}{label.replace('/', '-')}.traj"
         row = self.db.get_run(self.formula, self.source, key)
@@ -254,7 +259,8 @@ class RunContext:
                              checkpoint_interval=s.checkpoint_interval, tdamp=s.tdamp,
                              seed=s.seed + zlib.crc32(key.encode()) % 100000,
                              stage=f"T={temperature:g} K {stage} {iteration}{label}",
-                             max_temperature_factor=s.max_temperature_factor, min_distance=s.min_distance,
+                             max_temperature_factor=s.max_temperature_factor, start_temperature=start_temperature,
+                             min_distance=s.min_distance,
                              progress=self.progress)
         except MDError as exc:
             self.db.update_run(run_id, status="failed", message=str(exc))
@@ -285,26 +291,29 @@ def _nearest(runs: list[MDResult], volume: float) -> MDResult:
     return min(runs, key=lambda r: abs(math.log(r.volume / volume)))
 
 
-def equilibrate(ctx: RunContext, start: Atoms, temperature: float) -> tuple[MDResult, int, int]:
+def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
+                start_temperature: float | None = None) -> tuple[MDResult, int, int]:
     """Volume search and check runs at ``temperature`` from ``start``: (last check run, rescales, energy reruns).
 
     The EOS runs at ``scales`` × the start volume are fitted; while the zero-pressure volume lies outside the
     explored range, one more run is added beyond its edge (at most ``max_eos_extensions``). The first check
-    starts from the last frame of the EOS run nearest to that volume, scaled to it.
+    starts from the last frame of the EOS run nearest to that volume, scaled to it. ``start_temperature``: the
+    temperature ``start`` comes from (the melt, for a quench).
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure.
     """
     s = ctx.settings
     v_start = start.get_volume()
     runs: list[MDResult] = []
 
-    def eos_run(origin: Atoms, volume: float, label: str) -> None:
-        result, _ = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label)
+    def eos_run(origin: Atoms, volume: float, label: str, origin_temperature: float | None = None) -> None:
+        result, _ = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label,
+                           start_temperature=origin_temperature)
         runs.append(result)
         log.info("T=%g K volume %s: V=%.1f Å3, P=%.1f kbar, E=%.4f eV/atom", temperature, label.strip("/"),
                  result.volume, result.pressure(s.pressure_convention), result.energy)
 
     for scale in s.scales:
-        eos_run(start, scale * v_start, f"/x{scale:g}")
+        eos_run(start, scale * v_start, f"/x{scale:g}", start_temperature)
     for extension in range(s.max_eos_extensions + 1):
         volumes, pressures = [r.volume for r in runs], [r.pressure(s.pressure_convention) for r in runs]
         lo, hi = min(volumes), max(volumes)
@@ -349,7 +358,8 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float) -> tuple[MDRe
 def default_workdir(formula: str, source: str, settings: ProtocolSettings) -> Path:
     """``$AMORPHDB_WORKDIR`` or ``$XDG_DATA_HOME/amorphdb/runs`` (``~/.local/share/...``), then
     ``<formula>-<source>-<settings fingerprint>``."""
-    base = os.environ.get(ENV_WORKDIR) or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "amorphdb" / "runs"
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    base = os.environ.get(ENV_WORKDIR) or data_home / "amorphdb" / "runs"
     return Path(base) / f"{formula}-{source}-{settings.fingerprint()}"
 
 
@@ -388,7 +398,8 @@ def run(formula: str, *, preset: str = "quick", engine: str | Engine = "chgnet",
     melt = None
     for temperature in (settings.melt_temperature, *settings.temperatures):
         t_start = start if melt is None else last_frame(melt.production)
-        check, rescales, reruns = equilibrate(ctx, t_start, temperature)
+        check, rescales, reruns = equilibrate(ctx, t_start, temperature,
+                                              None if melt is None else settings.melt_temperature)
         production, run_id = ctx.md(last_frame(check), temperature, "production", 0, settings.production_steps)
         log.info("T=%g K production: %.3f g/cm3, P=%.1f kbar, E=%.4f eV/atom, T=%.0f K", temperature,
                  production.density, production.pressure(settings.pressure_convention), production.energy,

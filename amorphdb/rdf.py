@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Composition
+from pymatgen.core import Composition, Element
 from pymatgen.optimization.neighbors import find_points_in_spheres
 from tqdm import tqdm
 
@@ -131,23 +131,60 @@ def partial_rdfs(
     return pd.DataFrame(data)
 
 
+def validate_rdf(rdf: pd.DataFrame, where: str = "RDF table", *, allow_nan: bool = False) -> pd.DataFrame:
+    """``rdf`` checked against the RDF layout and returned as floats with the index 0, 1, …, columns in order.
+
+    The layout: a column ``r`` (Å, strictly increasing), at least one ``A-B`` column of two element symbols,
+    every cell a finite number (a NaN in a g(r) column passes where ``allow_nan``; text and inf never do).
+    Errors are InputErrors that start with ``where`` and name the line (data row + 2: the line of a CSV file
+    with its header) and column of the first bad cell.
+    """
+    if "r" not in rdf.columns:
+        raise InputError(f"{where}: no column 'r'")
+    pairs = [c for c in rdf.columns if c != "r"]
+    if not pairs:
+        raise InputError(f"{where}: no g(r) column")
+    for pair in pairs:
+        a, sep, b = str(pair).partition("-")
+        if not sep:
+            raise InputError(f"{where}: column {pair!r}: RDF columns must be element pairs such as 'Li-S'")
+        for el in (a, b):
+            if not Element.is_valid_symbol(el):
+                raise InputError(f"{where}: column {pair!r}: unknown element {el!r}")
+    table = rdf.reset_index(drop=True)
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in table.dtypes):
+        values = table.to_numpy(dtype=float)  # the usual case: pandas already parsed every cell
+    else:
+        values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if allow_nan:  # a NaN given as NaN stays in g(r)
+        bad &= ~(table.isna().to_numpy() & (table.columns != "r"))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        cell = table.iat[i, j]
+        cell = cell.item() if isinstance(cell, np.generic) else cell
+        raise InputError(f"{where}: line {i + 2}, column {table.columns[j]!r}: {cell!r} is not a number")
+    if table.empty:
+        raise InputError(f"{where}: no data rows")
+    r = values[:, list(table.columns).index("r")].tolist()
+    for i in range(1, len(r)):
+        if r[i] <= r[i - 1]:
+            raise InputError(f"{where}: line {i + 2}, column 'r': {r[i]!r} Å does not increase from {r[i - 1]!r} Å "
+                             "(the r grid must be strictly increasing)")
+    return pd.DataFrame(values, columns=table.columns)
+
+
 def read_rdf_csv(path: str | Path) -> pd.DataFrame:
-    """Read an RDF file in the paper's layout (index column, ``A-B`` pair columns, ``r``)."""
+    """Read and check (:func:`validate_rdf`) an RDF file in the paper's layout (index column, ``A-B`` pair
+    columns, ``r``); errors name the file, line and column."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"RDF file not found: {path}")
     try:
-        df = pd.read_csv(path, index_col=0)
-    except Exception as exc:
-        raise InputError(f"cannot read RDF file {path}: {str(exc).splitlines()[0]}") from None
-    if "r" not in df.columns:
-        raise InputError(f"RDF file {path} has no column 'r'")
-    bad = [c for c in df.columns if c != "r" and (c.count("-") != 1 or not all(c.split("-")))]
-    if bad or len(df.columns) < 2:
-        raise InputError(f"RDF file {path}: columns must be element pairs like 'Li-Si', got {bad or list(df.columns)}")
-    if not np.all(np.isfinite(df.to_numpy(dtype=float))):
-        raise InputError(f"RDF file {path} holds non-numeric or non-finite values")
-    return df.reset_index(drop=True)
+        df = pd.read_csv(path, index_col=0, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).strip().splitlines()[0]})") from None
+    return validate_rdf(df, str(path))
 
 
 def write_rdf_csv(df: pd.DataFrame, path: str | Path) -> Path:

@@ -145,7 +145,8 @@ def random_packing(
         pset = gen.get_input_set(molecules, box=[round(x, 4) for x in box])
         text = pset.inputs[str(gen.inputfile)]
         for name, radius in radii.items():  # species-dependent distances: PACKMOL's per-structure radius
-            text = text.replace(f"structure packmol_{name}.xyz\n", f"structure packmol_{name}.xyz\n  radius {radius:.4f}\n")
+            head = f"structure packmol_{name}.xyz\n"
+            text = text.replace(head, f"{head}  radius {radius:.4f}\n")
         pset.inputs[str(gen.inputfile)] = text
         pset.write_input(tmp)
         try:

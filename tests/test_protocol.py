@@ -99,6 +99,7 @@ def test_cli_has_an_option_for_every_number():
 # volume search against a known answer
 # ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path):
     # EMT's zero-pressure volume of fcc copper at 0 K, from an E(V) fit of the perfect crystal
     volumes, energies = [], []

@@ -154,6 +154,30 @@ def test_read_rdf_csv_rejects_bad_files(tmp_path):
         read_rdf_csv(bad)
     with pytest.raises(InputError, match="not found"):
         read_rdf_csv(tmp_path / "missing.csv")
+    bad.write_text(",Li-Qq,r\n0,1.0,0.0\n")
+    with pytest.raises(InputError, match="column 'Li-Qq': unknown element 'Qq'"):
+        read_rdf_csv(bad)
+    bad.write_text(",Li-Li,r\n0,1.0,0.0\n1,oops,0.1\n")
+    with pytest.raises(InputError, match=r"bad.csv: line 3, column 'Li-Li': 'oops' is not a number"):
+        read_rdf_csv(bad)
+    bad.write_text(",Li-Li,r\n0,1.0,0.0\n1,,0.1\n")
+    with pytest.raises(InputError, match=r"line 3, column 'Li-Li': '' is not a number"):
+        read_rdf_csv(bad)
+    bad.write_text(",Li-Li,r\n0,1.0,0.0\n1,1.0,0.2\n2,1.0,0.1\n")
+    with pytest.raises(InputError, match=r"bad.csv: line 4, column 'r': 0.1 Å does not increase from 0.2 Å"):
+        read_rdf_csv(bad)
+
+
+def test_validate_rdf_checks_tables():
+    from amorphdb.rdf import validate_rdf
+
+    table = pd.DataFrame({"Li-Li": [0.0, np.nan], "r": [0.0, 0.1]}, index=[5, 7])
+    checked = validate_rdf(table, allow_nan=True)
+    assert checked.index.tolist() == [0, 1] and np.isnan(checked["Li-Li"][1])
+    with pytest.raises(InputError, match=r"RDF table: line 3, column 'Li-Li': nan is not a number"):
+        validate_rdf(table)
+    with pytest.raises(InputError, match=r"run 3: line 2, column 'r': inf is not a number"):
+        validate_rdf(pd.DataFrame({"Li-Li": [0.0], "r": [np.inf]}), "run 3", allow_nan=True)
 
 
 def test_cli_rdf_and_rdf_compare(tmp_path, capsys):
