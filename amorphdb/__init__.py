@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     # analysis: the paper's features
     **{name: "features" for name in (
         "FEATURE_COLUMNS", "STRUCTURAL_COLUMNS", "COMPOSITIONAL_COLUMNS", "compositional_features",
-        "structural_features", "features", "trajectory_features", "element_data_sources",
+        "structural_features", "trajectory_features", "element_data_sources",
         "load_element_table", "read_structure")},
     # database
     "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
