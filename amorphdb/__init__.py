@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
         "diffusivity", "diffusion_from_trajectory", "DiffusionResult", "msd_fft", "arrhenius_fit",
         "ArrheniusResult", "extrapolate", "conductivity", "read_trajectory", "Trajectory")},
     **{name: "rdf" for name in (
-        "partial_rdfs", "read_rdf_csv", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
+        "partial_rdfs", "read_rdf_csv", "validate_rdf", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
     **{name: "plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
     # analysis: the paper's features
     **{name: "features" for name in (
