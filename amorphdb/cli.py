@@ -401,7 +401,8 @@ def _cmd_train(args):
              help="K, with FORMULA"),
          arg("--engine", default="chgnet", help="MLIP of the quick run, with FORMULA"),
          arg("--preset", default="quick", help="protocol preset, with FORMULA"),
-         arg("--workdir", help="work directory of the MD runs"), arg("--device", help="torch device"))
+         arg("--workdir", help="work directory of the MD runs"), arg("--device", help="torch device"),
+         arg("--plot", metavar="PNG", help="with FORMULA: D(T) of the model (band: ±1σ) and of the MD runs"))
 def _cmd_predict(args):
     from pathlib import Path
 
@@ -421,6 +422,14 @@ def _cmd_predict(args):
                                  db=_database(args), workdir=args.workdir, device=args.device)
         print(result.text())
         table = result.table
+        if args.plot:
+            from .plots import plot_arrhenius_model
+
+            t = table["temperature"]
+            title = f"{result.formula}: {model.kind} on the MLIP structures (points: the MD's own D)"
+            plot_arrhenius_model(title, t, table["D_md"], table["D_md_err"], t, table["D"], table["ln_D_err"],
+                                 args.plot)
+            print(f"wrote {args.plot}")
     else:
         table = predict(model, load_table(args.data))
     if args.out:

@@ -167,7 +167,8 @@ def run_nvt(
     state = _load_checkpoint(ckpt_path, atoms, params, traj_path, stage)
     if state is None:
         start, n_frames = 0, 0
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, force_temp=True, rng=np.random.default_rng(seed))
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, force_temp=True,
+                                     rng=np.random.default_rng(seed))
         Stationary(atoms)
         traj_path.unlink(missing_ok=True)
     else:
@@ -190,7 +191,11 @@ def run_nvt(
                 traj.write(atoms)
                 n_frames = 1
             for step in range(start + 1, n_steps + 1):
-                dyn.step()
+                try:
+                    dyn.step()
+                except (ValueError, RuntimeError, FloatingPointError, IndexError) as exc:
+                    # the calculator choking on a broken configuration (e.g. NaN positions)
+                    raise MDError(f"{stage}: MD blew up at step {step}: the calculator failed ({exc})") from exc
                 obs[step] = _observables(atoms, volume, stage, step)
                 if step >= temperature_window:
                     mean_t = float(obs[step - temperature_window + 1: step + 1, 1].mean())

@@ -199,7 +199,8 @@ class ProtocolResult:
     def table(self, species: str | None = None) -> str:
         """T, density, D ± error of ``species`` (default Li, else the first element) and Ea, as text."""
         species = species or ("Li" if "Li" in self.formula_elements else self.formula_elements[0])
-        lines = [f"{self.formula} ({self.source}, {self.settings.atoms} atoms requested)",
+        n_atoms = self.temperatures[0].production.n_atoms if self.temperatures else self.settings.atoms
+        lines = [f"{self.formula}, {n_atoms} atoms, {self.source}",
                  f"{'T (K)':>8} {'density (g/cm3)':>16} {'D(' + species + ') (cm2/s)':>26}  diffusive"]
         for t in self.temperatures:
             d = t.diffusion.get(species)
@@ -212,7 +213,7 @@ class ProtocolResult:
             err = f" ± {fit.Ea_err:.3f}" if fit.Ea_err is not None and math.isfinite(fit.Ea_err) else ""
             lines.append(f"Ea({species}) = {fit.Ea:.3f}{err} eV ({fit.t_min:.0f}-{fit.t_max:.0f} K)")
         else:
-            lines.append(f"Ea({species}): not available (needs D at two or more temperatures)")
+            lines.append(f"Ea({species}): no fit (too few diffusive quench temperatures)")
         return "\n".join(lines)
 
     @property

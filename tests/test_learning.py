@@ -148,7 +148,8 @@ def test_evaluate_scores_every_model_on_the_same_folds(small):
     protocols = {"paper-cv", "paper-train", "paper-test", "grouped-cv", "loto", "loto-1000", "loto-2500"}
     assert protocols <= set(ev.scores["protocol"])
     pr = ev.predictions
-    grouped = {m: g.sort_values("row")["row"].to_numpy() for m, g in pr[pr["protocol"] == "grouped-cv"].groupby("model")}
+    grouped = {m: g.sort_values("row")["row"].to_numpy()
+               for m, g in pr[pr["protocol"] == "grouped-cv"].groupby("model")}
     np.testing.assert_array_equal(grouped["rf"], grouped["sisso-paper"])
     assert list(grouped["rf"]) == list(range(len(small)))
     # the paper's equation is fixed: its grouped-CV error equals its error on all rows

@@ -100,7 +100,7 @@ def test_cli_has_an_option_for_every_number():
 # ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path):
+def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path, db):
     # EMT's zero-pressure volume of fcc copper at 0 K, from an E(V) fit of the perfect crystal
     volumes, energies = [], []
     for a in np.linspace(3.50, 3.70, 9):
@@ -112,8 +112,7 @@ def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path):
 
     settings = settings_for("quick", volume_steps=100, check_steps=100, pressure_tolerance=5.0,
                             energy_tolerance=0.05, tdamp=50.0)
-    ctx = RunContext("Cu", "mlip-emt", load_engine(EMT_SPEC), settings, tmp_path, Database(tmp_path / "db.sqlite"),
-                     progress=False)
+    ctx = RunContext("Cu", "mlip-emt", load_engine(EMT_SPEC), settings, tmp_path, db, progress=False)
     start = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
     start.set_cell(start.cell * 1.06 ** (1 / 3), scale_atoms=True)  # start 6 % too large
     check, rescales, _ = equilibrate(ctx, start, 50.0)
@@ -189,15 +188,15 @@ def test_kill_9_then_the_same_command_resumes(reference, tmp_path):
     db_path, work = tmp_path / "db.sqlite", tmp_path / "work"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(_cli(db_path, work), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # kill inside the melt's first check run, after its first MD checkpoint
+    # kill inside the melt's production run (checkpoints from step 20 to 280 of 300), before the quench
     deadline = time.time() + 300
-    while not list(work.glob("*/T2000/check-0.ckpt.npz")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    while not list(work.glob("*/T2000/production-0.ckpt.npz")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = _rows(Database(db_path))
     assert any(status == "running" for _, status, *_ in killed.values()), "killed too late"
-    assert list(work.glob("*/T2000/check-0.ckpt.npz"))
+    assert list(work.glob("*/T2000/production-0.ckpt.npz")) and not list(work.glob("*/T1400"))
 
     done = subprocess.run(_cli(db_path, work), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -216,8 +215,7 @@ def test_kill_9_then_the_same_command_resumes(reference, tmp_path):
 # failures
 # ---------------------------------------------------------------------------------------------------
 
-def test_blow_up_marks_the_run_failed(tmp_path):
-    db = Database(tmp_path / "db.sqlite")
+def test_blow_up_marks_the_run_failed(tmp_path, db):
     with pytest.raises(MDError, match="T=2000 K volume 0/x0.8: MD blew up"):
         run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, analyse=False,
             **{**CU, "timestep": 30.0})
@@ -225,11 +223,12 @@ def test_blow_up_marks_the_run_failed(tmp_path):
     assert len(failed) == 1 and "MD blew up" in failed[0]["message"] and failed[0]["stage"] == "volume"
 
 
-def test_uncovered_element_is_refused_before_any_md(tmp_path):
-    db = Database(tmp_path / "db.sqlite")
+def test_uncovered_element_is_refused_before_any_md(tmp_path, db):
     with pytest.raises(EngineError, match="does not cover element Li"):
         run("LiCu", engine=EMT_SPEC, db=db, workdir=tmp_path / "work", progress=False)
     assert not (tmp_path / "work").exists()
+    with pytest.raises(InputError, match="no data on LiCu"):  # nothing written to the database either
+        db.show("LiCu")
 
 
 @pytest.mark.parametrize("formula, overrides, error, message", [
@@ -239,7 +238,6 @@ def test_uncovered_element_is_refused_before_any_md(tmp_path):
     ("Xx2O", {}, InputError, "formula|element"),
     ("Cu", {"density": 40.0}, InputError, "too high to pack"),
 ])
-def test_absurd_inputs(tmp_path, formula, overrides, error, message):
+def test_absurd_inputs(tmp_path, db, formula, overrides, error, message):
     with pytest.raises(error, match=message):
-        run(formula, engine=EMT_SPEC, db=Database(tmp_path / "db.sqlite"), workdir=tmp_path, progress=False,
-            **overrides)
+        run(formula, engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **overrides)
