@@ -22,6 +22,11 @@ _EXPORTS: dict[str, str] = {
     "ConvergenceError": "errors", "DatabaseError": "errors",
     # composition
     "parse_formula": "composition", "reduced_formula": "composition", "scale_composition": "composition",
+    # structure, engines, MD, protocol
+    "guess_density": "structure", "random_packing": "structure",
+    "Engine": "engines", "load_engine": "engines", "check_elements": "engines",
+    "run_nvt": "md", "MDResult": "md",
+    **{name: "protocol" for name in ("run", "ProtocolSettings", "PRESETS", "settings_for", "ProtocolResult")},
     # analysis: diffusion and RDFs
     **{name: "diffusion" for name in (
         "diffusivity", "diffusion_from_trajectory", "DiffusionResult", "msd_fft", "arrhenius_fit",

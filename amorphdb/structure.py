@@ -160,7 +160,11 @@ def random_packing(
             ) from None
         mol = Molecule.from_file(Path(tmp) / gen.outputfile)
     structure = Structure(Lattice.cubic(edge), mol.species, mol.cart_coords, coords_are_cartesian=True)
-    log.info("packed %d atoms of %s in a %.2f Å box (%.3f g/cm3)", len(structure), comp.reduced_formula, edge, density)
+    closest, allowed = min_distance(structure), 2 * min(radii.values())
+    if closest < 0.8 * allowed:  # PACKMOL can end with a best-effort packing
+        raise InputError(f"PACKMOL left atoms {closest:.2f} Å apart (asked for {allowed:.2f} Å) at {density:.3g} g/cm3")
+    log.info("packed %d atoms of %s in a %.2f Å box (%.3f g/cm3, closest pair %.2f Å)", len(structure),
+             comp.reduced_formula, edge, density, closest)
     return structure
 
 
