@@ -188,6 +188,7 @@ def run_nvt(
             if start == 0:
                 _check_distances(atoms, min_distance, stage, 0)
                 obs[0] = _observables(atoms, volume, stage, 0)
+                atoms.info["time_ps"] = 0.0
                 traj.write(atoms)
                 n_frames = 1
             for step in range(start + 1, n_steps + 1):
@@ -205,6 +206,7 @@ def run_nvt(
                 if step % distance_check_interval == 0:
                     _check_distances(atoms, min_distance, stage, step)
                 if step % frame_interval == 0:
+                    atoms.info["time_ps"] = step * timestep / 1000.0  # read back by amorphdb.diffusion
                     traj.write(atoms)
                     n_frames += 1
                 if step % checkpoint_interval == 0 and step < n_steps:
