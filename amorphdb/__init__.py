@@ -41,6 +41,11 @@ _EXPORTS: dict[str, str] = {
         "load_element_table", "read_structure")},
     # database
     "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
+    # learning
+    **{name: "learning" for name in (
+        "train", "predict", "evaluate", "load_model", "load_table", "TrainedModel", "predict_formula",
+        "MODEL_KINDS")},
+    "report": "trends",
     # learning: SISSO
     "SISSORegressor": "sisso", "paper_sisso_predict": "sisso", "paper_sisso_model": "sisso",
     "PAPER_EQUATION": "sisso",

@@ -426,9 +426,9 @@ def _cmd_predict(args):
             from .plots import plot_arrhenius_model
 
             t = table["temperature"]
-            title = f"{result.formula}: {model.kind} on the MLIP structures (points: the MD's own D)"
+            title = f"{result.formula}: {model.kind} on the {args.engine} structures"
             plot_arrhenius_model(title, t, table["D_md"], table["D_md_err"], t, table["D"], table["ln_D_err"],
-                                 args.plot)
+                                 args.plot, data_label=f"{args.engine} MD")
             print(f"wrote {args.plot}")
     else:
         table = predict(model, load_table(args.data))

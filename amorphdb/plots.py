@@ -169,7 +169,8 @@ def plot_shap_summary(shap_values, features, path, title: str = "", top: int = 1
     return _save_png(fig, path, dpi=110)
 
 
-def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, model_err, path) -> str:
+def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, model_err, path,
+                         data_label: str = "data") -> str:
     """One composition: D (cm²/s) against 1000/T (K⁻¹), data with error bars and the model with its
     one-sigma band (``model_err`` in ln D)."""
     import numpy as np
@@ -177,7 +178,7 @@ def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, 
     fig, ax = plt.subplots(figsize=(4.4, 3.6))
     t = np.asarray(temperature, float)
     yerr = None if D_err is None else np.nan_to_num(np.asarray(D_err, float))
-    ax.errorbar(1000 / t, D, yerr=yerr, fmt="o", color="k", label="data")
+    ax.errorbar(1000 / t, D, yerr=yerr, fmt="o", color="k", label=data_label)
     mt, md, me = (np.asarray(v, float) for v in (model_T, model_D, model_err))
     ax.plot(1000 / mt, md, "C3-", label="model")
     if np.isfinite(me).all():
