@@ -76,45 +76,6 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
-
-# --- features (amorphdb/features.py) ----------------------------------------------------------------
-
-@command("features", "Print the paper's feature columns of a structure file, or the compositional ones of a formula.",
-         arg("structure", nargs="?", metavar="STRUCTURE_FILE",
-             help="any file ASE or pymatgen reads: CIF, POSCAR, extxyz, .traj (last frame)"),
-         arg("--formula", help="compositional features of this formula (no structure needed)"),
-         arg("--compositional", action="store_true", help="only the 21 compositional columns"),
-         arg("--temperature", type=float, metavar="K", help="add the temperature column (K)"),
-         arg("--mode", choices=["paper", "physical"], default="paper",
-             help="paper: the published table's conventions (default); physical: their evident intent"),
-         arg("--json", action="store_true", help="one JSON object: column -> value, plus element_data sources"))
-def _cmd_features(args):
-    import json
-
-    from . import features as feat
-    from .errors import InputError
-
-    if (args.structure is None) == (args.formula is None):
-        raise InputError("give either a STRUCTURE_FILE or --formula FORMULA")
-    if args.formula is not None:
-        formula, values = args.formula, feat.compositional_features(args.formula)
-    else:
-        atoms = feat.read_structure(args.structure)
-        formula = atoms.get_chemical_formula()
-        values = (feat.compositional_features(formula) if args.compositional
-                  else feat.features(atoms, mode=args.mode))
-    if args.temperature is not None:
-        values["temperature"] = float(args.temperature)
-    sources = feat.element_data_sources(formula)
-    if args.json:
-        print(json.dumps({**values, "element_data": sources}, indent=1))
-        return 0
-    for name, value in values.items():
-        print(f"{name:30s} {value:.10g}")
-    for source in sorted(set(sources.values())):
-        print(f"# B, G, E_coh from {source} for {', '.join(e for e, s in sources.items() if s == source)}")
-    return 0
-
 # --- database (amorphdb/database.py) -------------------------------------------------------------------
 
 
@@ -175,7 +136,8 @@ def _cmd_show(args):
     print(f"{info['formula']}  elements: {' '.join(info['elements'])}  "
           f"composition: {' '.join(f'{k}{v}' for k, v in info['composition'].items())}")
     runs = pd.DataFrame([{"source": r["source"], "key": r["key"], "T (K)": r["temperature"], "stage": r["stage"],
-                          "status": r["status"], "engine": r["engine"], "density": float("nan") if r["density"] is None else r["density"],
+                          "status": r["status"], "engine": r["engine"],
+                          "density": float("nan") if r["density"] is None else r["density"],
                           **{f"D_{sp} (cm2/s)": vals[-1]["D"] for sp, vals in r["diffusivity"].items()},
                           "features": len(r["features"])} for r in info["runs"]])
     print(f"\nruns ({len(runs)}):")
@@ -207,6 +169,67 @@ def _cmd_export(args):
 def _cmd_import(args):
     counts = _database(args).import_file(args.file)
     print(f"read {args.file}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
+# --- run (amorphdb/protocol.py) -------------------------------------------------------------------------------
+# Every number of ProtocolSettings as an option (tests/test_protocol.py checks that none is missing);
+# listed here rather than read from the dataclass so that `amorphdb --help` does not import ASE.
+_RUN_NUMBERS: tuple[tuple[str, type, str], ...] = (
+    ("atoms", int, "atoms in the cell (nearest multiple of the formula unit)"),
+    ("melt_temperature", float, "melt temperature, K"),
+    ("volume_steps", int, "steps of each EOS volume run"),
+    ("check_steps", int, "steps of each convergence check run"),
+    ("production_steps", int, "steps of the production run"),
+    ("timestep", float, "MD timestep, fs"),
+    ("tdamp", float, "Nose-Hoover chain damping time, fs"),
+    ("frame_interval", int, "write every n-th step"),
+    ("checkpoint_interval", int, "steps between MD checkpoints"),
+    ("pressure_tolerance", float, "converged when |P| is below, kbar"),
+    ("energy_tolerance", float, "converged when the relative energy drift is below"),
+    ("rescale_beta", float, "V -> V exp(beta P), 1/bar"),
+    ("max_rescales", int, "volume rescales before failing"),
+    ("max_energy_reruns", int, "energy-only reruns before production"),
+    ("max_eos_extensions", int, "extra EOS runs when zero pressure is outside the explored range"),
+    ("density", float, "density of the packed start, g/cm3 (default: guessed)"),
+    ("packing_tolerance", float, "PACKMOL pair distance, Å"),
+    ("max_temperature_factor", float, "blow-up: mean T above this x target"),
+    ("min_distance", float, "blow-up: atoms closer than this, Å"),
+    ("analysis_frames", int, "production frames averaged for RDFs and features"),
+    ("seed", int, "PACKMOL and velocity seed"),
+)
+
+
+@command("run", "Melt-quench MD of one composition (MPMorph protocol) at 5000 K and the quench temperatures, "
+         "with D, RDFs, features and Ea, all into the database.",
+         arg("formula"),
+         arg("--preset", choices=["quick", "paper"], default="quick", help="quick: small cell, short runs; "
+             "paper: ~100 atoms, 4 ps volume runs, 20 ps production (default quick)"),
+         arg("--engine", default="chgnet", help="chgnet (default), sevennet, or module:factory of an ASE calculator"),
+         arg("--device", default=None, help="cpu or cuda (default: the GPU when torch sees one)"),
+         arg("--temperatures", nargs="+", type=float, metavar="K", help="quench temperatures (default 1000 1500 2000 2500)"),
+         arg("--scales", nargs="+", type=float, metavar="X", help="volume factors of the EOS runs (default 0.8 1.0 1.2)"),
+         arg("--pressure-convention", choices=["virial", "total"], help="pressure driven to zero (default virial, the paper's)"),
+         arg("--workdir", help="directory for trajectories and checkpoints "
+             "(default $AMORPHDB_WORKDIR or ~/.local/share/amorphdb/runs)"),
+         arg("--no-analysis", action="store_true", help="skip diffusion, RDFs, features and the Arrhenius fit"),
+         arg("--no-progress", action="store_true", help="no progress bars"),
+         *(arg("--" + name.replace("_", "-"), type=kind, metavar="N" if kind is int else "X", help=text)
+           for name, kind, text in _RUN_NUMBERS))
+def _cmd_run(args):
+    import time
+
+    from .protocol import run
+
+    overrides = {name: getattr(args, name) for name, _, _ in _RUN_NUMBERS}
+    overrides.update(scales=args.scales, pressure_convention=args.pressure_convention)
+    start = time.perf_counter()
+    result = run(args.formula, preset=args.preset, engine=args.engine, temperatures=args.temperatures,
+                 db=_database(args), workdir=args.workdir, device=args.device, analyse=not args.no_analysis,
+                 progress=not args.no_progress, **{k: v for k, v in overrides.items() if v is not None})
+    print(result.table())
+    print(f"work directory: {result.workdir}")
+    print(f"wall time: {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 # --- diffusion, arrhenius, rdf (amorphdb/diffusion.py, amorphdb/rdf.py) ---------------------------------
@@ -351,6 +374,45 @@ def _cmd_rdf_compare(args):
     return 0
 
 
+# --- features (amorphdb/features.py) ----------------------------------------------------------------
+
+@command("features", "Print the paper's feature columns of a structure file, or the compositional ones of a formula.",
+         arg("structure", nargs="?", metavar="STRUCTURE_FILE",
+             help="any file ASE or pymatgen reads: CIF, POSCAR, extxyz, .traj (last frame)"),
+         arg("--formula", help="compositional features of this formula (no structure needed)"),
+         arg("--compositional", action="store_true", help="only the 21 compositional columns"),
+         arg("--temperature", type=float, metavar="K", help="add the temperature column (K)"),
+         arg("--mode", choices=["paper", "physical"], default="paper",
+             help="paper: the published table's conventions (default); physical: their evident intent"),
+         arg("--json", action="store_true", help="one JSON object: column -> value, plus element_data sources"))
+def _cmd_features(args):
+    import json
+
+    from . import features as feat
+    from .errors import InputError
+
+    if (args.structure is None) == (args.formula is None):
+        raise InputError("give either a STRUCTURE_FILE or --formula FORMULA")
+    if args.formula is not None:
+        formula, values = args.formula, feat.compositional_features(args.formula)
+    else:
+        atoms = feat.read_structure(args.structure)
+        formula = atoms.get_chemical_formula()
+        values = (feat.compositional_features(formula) if args.compositional
+                  else feat.features(atoms, mode=args.mode))
+    if args.temperature is not None:
+        values["temperature"] = float(args.temperature)
+    sources = feat.element_data_sources(formula)
+    if args.json:
+        print(json.dumps({**values, "element_data": sources}, indent=1))
+        return 0
+    for name, value in values.items():
+        print(f"{name:30s} {value:.10g}")
+    for source in sorted(set(sources.values())):
+        print(f"# B, G, E_coh from {source} for {', '.join(e for e, s in sources.items() if s == source)}")
+    return 0
+
+
 # --- learning (train, predict, evaluate) and trends (report) ---------------------------------------
 _DATA_ARGS = (arg("--data", metavar="CSV", help="training table with the columns of ml_features.csv "
                   "(default: the database's training table)"),
@@ -476,64 +538,4 @@ def _cmd_report(args):
     _print_table(groups[groups["n"] >= 3].round(4))
     for name, path in paths.items():
         print(f"{name:14s} {path}")
-    return 0
-
-
-# -- run (protocol.py) -------------------------------------------------------------------------------
-# Every number of ProtocolSettings as an option (tests/test_protocol.py checks that none is missing);
-# listed here rather than read from the dataclass so that `amorphdb --help` does not import ASE.
-_RUN_NUMBERS: tuple[tuple[str, type, str], ...] = (
-    ("atoms", int, "atoms in the cell (nearest multiple of the formula unit)"),
-    ("melt_temperature", float, "melt temperature, K"),
-    ("volume_steps", int, "steps of each EOS volume run"),
-    ("check_steps", int, "steps of each convergence check run"),
-    ("production_steps", int, "steps of the production run"),
-    ("timestep", float, "MD timestep, fs"),
-    ("tdamp", float, "Nose-Hoover chain damping time, fs"),
-    ("frame_interval", int, "write every n-th step"),
-    ("checkpoint_interval", int, "steps between MD checkpoints"),
-    ("pressure_tolerance", float, "converged when |P| is below, kbar"),
-    ("energy_tolerance", float, "converged when the relative energy drift is below"),
-    ("rescale_beta", float, "V -> V exp(beta P), 1/bar"),
-    ("max_rescales", int, "volume rescales before failing"),
-    ("max_energy_reruns", int, "energy-only reruns before production"),
-    ("max_eos_extensions", int, "extra EOS runs when zero pressure is outside the explored range"),
-    ("density", float, "density of the packed start, g/cm3 (default: guessed)"),
-    ("packing_tolerance", float, "PACKMOL pair distance, Å"),
-    ("max_temperature_factor", float, "blow-up: mean T above this x target"),
-    ("min_distance", float, "blow-up: atoms closer than this, Å"),
-    ("analysis_frames", int, "production frames averaged for RDFs and features"),
-    ("seed", int, "PACKMOL and velocity seed"),
-)
-
-
-@command("run", "Melt-quench MD of one composition (MPMorph protocol) at 5000 K and the quench temperatures, "
-         "with D, RDFs, features and Ea, all into the database.",
-         arg("formula"),
-         arg("--preset", choices=["quick", "paper"], default="quick", help="quick: small cell, short runs; "
-             "paper: ~100 atoms, 4 ps volume runs, 20 ps production (default quick)"),
-         arg("--engine", default="chgnet", help="chgnet (default), sevennet, or module:factory of an ASE calculator"),
-         arg("--device", default=None, help="cpu or cuda (default: the GPU when torch sees one)"),
-         arg("--temperatures", nargs="+", type=float, metavar="K", help="quench temperatures (default 1000 1500 2000 2500)"),
-         arg("--scales", nargs="+", type=float, metavar="X", help="volume factors of the EOS runs (default 0.8 1.0 1.2)"),
-         arg("--pressure-convention", choices=["virial", "total"], help="pressure driven to zero (default virial, the paper's)"),
-         arg("--workdir", help="directory for trajectories and checkpoints (default $AMORPHDB_WORKDIR or ~/.local/share/amorphdb/runs)"),
-         arg("--no-analysis", action="store_true", help="skip diffusion, RDFs, features and the Arrhenius fit"),
-         arg("--no-progress", action="store_true", help="no progress bars"),
-         *(arg("--" + name.replace("_", "-"), type=kind, metavar="N" if kind is int else "X", help=text)
-           for name, kind, text in _RUN_NUMBERS))
-def _cmd_run(args):
-    import time
-
-    from .protocol import run
-
-    overrides = {name: getattr(args, name) for name, _, _ in _RUN_NUMBERS}
-    overrides.update(scales=args.scales, pressure_convention=args.pressure_convention)
-    start = time.perf_counter()
-    result = run(args.formula, preset=args.preset, engine=args.engine, temperatures=args.temperatures,
-                 db=_database(args), workdir=args.workdir, device=args.device, analyse=not args.no_analysis,
-                 progress=not args.no_progress, **{k: v for k, v in overrides.items() if v is not None})
-    print(result.table())
-    print(f"work directory: {result.workdir}")
-    print(f"wall time: {time.perf_counter() - start:.0f} s")
     return 0

@@ -31,7 +31,8 @@ matrix numerically). We set v_i = κ · MSD_model(t_i)², with the non-Gaussian 
 measured on the data (κ = 2/3 for Gaussian displacements in 3D) and MSD_model the current fit, iterated
 three times: using the raw noisy v_i as weights biases D low for species with few atoms. The result is the
 maximum-likelihood line under this covariance (kinisi samples a likelihood of the same form by MCMC); the
-standard error of D comes from the GLS parameter covariance. Over 200 seeds of a 3D random walk (5, 20 or 50 walkers, 1000 frames) the error bars are
+standard error of D comes from the GLS parameter covariance. Over 200 seeds of a 3D random walk
+(5, 20 or 50 walkers, 1000 frames) the error bars are
 calibrated: the spread of (D − D_true)/σ is 0.96–1.00, 70–78 % of the estimates lie within 1σ and 94–97 %
 within 2σ, with a slight low bias of about 0.2σ (tests/test_diffusion.py checks 50 seeds). The model
 treats atoms as independent, so collective motion in a real liquid makes the error somewhat too small.
