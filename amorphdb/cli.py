@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_table(table, empty: str = "(no rows)", index: bool = False) -> None:
+    text_columns = table.select_dtypes(include="object").columns  # None there prints as "None", not na_rep
+    table = table.assign(**{c: table[c].fillna("-") for c in text_columns})
     print(empty if table.empty else table.to_string(index=index, na_rep="-", float_format=lambda x: f"{x:.4g}"))
 
 
@@ -101,20 +103,21 @@ def _cmd_import_paper(args):
     _print_table(summary)
 
 
-@command("query", "List runs filtered by elements, temperature, Li diffusivity and source.",
+@command("query", "List runs filtered by elements, temperature, diffusivity (of Li by default) and source.",
          arg("--elements", help="comma-separated elements the material must contain, e.g. Li,S"),
          arg("--exclude", help="comma-separated elements the material must not contain, e.g. O"),
          arg("--temperature", type=float, help="temperature (K)"),
          arg("--t-min", type=float, help="lowest temperature (K)"),
          arg("--t-max", type=float, help="highest temperature (K)"),
-         arg("--d-min", type=float, help="lowest D of Li (cm²/s)"),
-         arg("--d-max", type=float, help="highest D of Li (cm²/s)"),
+         arg("--d-min", type=float, help="lowest D of --species (cm²/s)"),
+         arg("--d-max", type=float, help="highest D of --species (cm²/s)"),
+         arg("--species", default="Li", help="the species whose D is listed and filtered (default Li)"),
          arg("--source", help="e.g. paper-aimd, paper-m3gnet, mlip-chgnet"),
          arg("--json", action="store_true", help="print JSON records instead of a table"))
 def _cmd_query(args):
     table = _database(args).query(elements=args.elements, exclude=args.exclude, temperature=args.temperature,
                                   t_min=args.t_min, t_max=args.t_max, d_min=args.d_min, d_max=args.d_max,
-                                  source=args.source)
+                                  source=args.source, species=args.species)
     if args.json:
         print(_json_records(table))
         return
@@ -240,21 +243,39 @@ def _cmd_run(args):
          arg("--dt-ps", type=float, help="time between frames (ps); needed when the file does not store it"),
          arg("--t-start", type=float, help="start of the fit window (ps; default 10%% of the run)"),
          arg("--t-end", type=float, help="end of the fit window (ps; default 50%% of the run)"),
+         arg("--format", help="ASE format name when the file name does not tell, e.g. lammps-dump-text"),
+         arg("--charge", action="append", metavar="SPECIES=Z",
+             help="ionic charge (e) of a species, e.g. Li=1 (repeatable): adds its Nernst-Einstein conductivity"),
+         arg("--temperature", type=float, metavar="K", help="temperature of the run for the conductivity "
+             "(default: the target temperature of an amorphdb MD run)"),
          arg("--plot", metavar="PNG", help="write the MSD curves and fits to this PNG"),
          arg("--json", action="store_true", help="print JSON: species -> D, D_err, diffusive, ..."))
 def _cmd_diffusion(args):
     import json
 
-    from .diffusion import diffusion_from_trajectory
+    from .diffusion import conductivities, diffusion_from_trajectory, parse_charges, read_trajectory
+    from .errors import InputError
 
-    results = diffusion_from_trajectory(args.trajectory, dt_ps=args.dt_ps, species=args.species,
+    charges = parse_charges(args.charge or [])
+    traj = read_trajectory(args.trajectory, format=args.format)
+    temperature = args.temperature if args.temperature is not None else traj.temperature
+    if charges and temperature is None:
+        raise InputError("the conductivity needs the temperature of the run: give --temperature K")
+    species = None if args.species is None else list(dict.fromkeys(args.species + list(charges)))
+    results = diffusion_from_trajectory(traj, dt_ps=args.dt_ps, species=species,
                                         t_start=args.t_start, t_end=args.t_end)
+    sigma = conductivities(results, charges, temperature, traj.volume) if charges else {}
     if args.plot:
         from .plots import plot_msd
 
         plot_msd(results, args.plot, title=str(args.trajectory))
     if args.json:
-        print(json.dumps({s: r.to_dict() for s, r in results.items()}, indent=1))
+        out = {s: r.to_dict() for s, r in results.items()}
+        for s, (value, err) in sigma.items():
+            out.setdefault(s, {}).update(sigma_S_cm=value, sigma_err_S_cm=err)
+        if sigma:
+            out["total"].update(temperature=temperature, volume=traj.volume)
+        print(json.dumps(out, indent=1))
         return 0
     for s, r in results.items():
         window = f"fit {r.t_fit[0]:.3g}-{r.t_fit[1]:.3g} ps, {r.n_atoms} atoms"
@@ -262,6 +283,10 @@ def _cmd_diffusion(args):
             print(f"{s:3s} D = {r.D:.3e} ± {r.D_err:.1e} cm²/s  ({window})")
         else:
             print(f"{s:3s} not diffusive: {r.reason}  ({window})")
+    for s, (value, err) in sigma.items():
+        flag = "" if s == "total" or results[s].diffusive else "  (not diffusive: an upper bound)"
+        print(f"sigma({s}) = {value:.3e} ± {err:.1e} S/cm  (Nernst-Einstein, {temperature:g} K, "
+              f"{traj.volume:.1f} Å³){flag}")
     if args.plot:
         print(f"wrote {args.plot}")
     return 0
@@ -310,7 +335,8 @@ def _cmd_arrhenius(args):
           f"{', unweighted: some D have no error' if not weighted else ''})")
     print(f"Ea = {fit.Ea:.3f} ± {fit.Ea_err:.3f} eV")
     print(f"D0 = {fit.prefactor:.3e} ± {fit.prefactor_err:.1e} cm²/s")
-    print(f"D(300 K) = {out['D_300K']:.3e} ± {out['D_300K_err']:.1e} cm²/s (extrapolated)")
+    low, high = out["D_300K_1sigma"]
+    print(f"D(300 K) = {out['D_300K']:.3e} cm²/s, 1σ range {low:.2e}-{high:.2e} (extrapolated)")
     if excluded:
         print(f"left out (not diffusive): {', '.join(f'{t:g} K' for t, _, _ in excluded)}")
     if args.plot:
@@ -325,11 +351,14 @@ def _cmd_arrhenius(args):
          arg("--dr", type=float, default=0.1, help="grid step (Å, default 0.1)"),
          arg("--sigma", type=float, default=0.1, help="Gaussian smoothing (Å, default 0.1 as the paper; 0: none)"),
          arg("--max-frames", type=int, default=1000, help="use at most this many evenly spaced frames"),
+         arg("--format", help="ASE format name when the file name does not tell, e.g. lammps-dump-text"),
          arg("--plot", metavar="PNG", help="write the partial RDFs to this PNG"))
 def _cmd_rdf(args):
+    from .diffusion import read_trajectory
     from .rdf import partial_rdfs, write_rdf_csv
 
-    df = partial_rdfs(args.trajectory, r_max=args.r_max, dr=args.dr, sigma=args.sigma, max_frames=args.max_frames)
+    df = partial_rdfs(read_trajectory(args.trajectory, format=args.format), r_max=args.r_max, dr=args.dr,
+                      sigma=args.sigma, max_frames=args.max_frames)
     write_rdf_csv(df, args.out)
     print(f"wrote {args.out}: {', '.join(c for c in df.columns if c != 'r')}")
     if args.plot:
@@ -358,17 +387,23 @@ def _cmd_rdf_compare(args):
             per_pair[pair] = rdf_r2(ref, cand, pairs=[pair])
         except AmorphDBError:  # pair absent from the candidate or constant in the reference
             continue
+    unmatched = {name: [c for c in df.columns if c != "r" and "-".join(sorted(c.split("-"))) not in
+                        {"-".join(sorted(o.split("-"))) for o in other.columns if o != "r"}]
+                 for name, df, other in (("reference", ref, cand), ("candidate", cand, ref))}
     if args.plot:
         from .plots import plot_rdf
 
         plot_rdf({Path(args.reference).stem: ref, Path(args.candidate).stem: cand}, args.plot,
                  title=f"R² = {r2:.3f}")
     if args.json:
-        print(json.dumps({"r2": r2, "pairs": per_pair}, indent=1))
+        print(json.dumps({"r2": r2, "pairs": per_pair, "only_in": unmatched}, indent=1))
         return 0
     print(f"R2 = {r2:.4f}  ({len(per_pair)} pairs)")
     for pair, value in per_pair.items():
         print(f"  {pair:8s} {value:.4f}")
+    for name, pairs in unmatched.items():
+        if pairs:
+            print(f"  not compared, only in the {name}: {', '.join(pairs)}")
     if args.plot:
         print(f"wrote {args.plot}")
     return 0
@@ -431,14 +466,26 @@ def _training_table(args):
          arg("--out", required=True, metavar="FILE", help="where to save the model (joblib)"),
          arg("--seed", type=int, default=62), arg("--no-cv", action="store_true", help="skip cross-validation"),
          arg("--n-members", type=int, default=20, help="ensemble size of the uncertainty (ln-D models)"),
-         arg("--n-bootstrap", type=int, default=100, help="bootstrap models of xgb's uncertainty"))
+         arg("--n-bootstrap", type=int, default=100, help="bootstrap models of xgb's uncertainty"),
+         arg("--max-dim", type=int, help="sisso: largest descriptor dimension (default 4)"),
+         arg("--dim", type=int, help="sisso: use this dimension (default: chosen by composition-grouped CV)"),
+         arg("--n-sis", type=int, help="sisso: features screened per dimension (default 50; the d-D search "
+             "runs over all d-subsets of d*n_sis features, keep it small above 4-D)"))
 def _cmd_train(args):
     from .learning import train
 
+    sisso = {k: v for k, v in (("max_dim", args.max_dim), ("dim", args.dim), ("n_sis", args.n_sis))
+             if v is not None}
+    if sisso and args.model != "sisso":
+        raise AmorphDBError("--max-dim, --dim and --n-sis apply to --model sisso only")
     table = _training_table(args)
     trained = train(table, args.model, seed=args.seed, cv=not args.no_cv, n_members=args.n_members,
-                    n_bootstrap=args.n_bootstrap)
+                    n_bootstrap=args.n_bootstrap, **sisso)
     trained.metadata["data"] = args.data or f"database {args.db or 'default'} source {args.source}"
+    for e in trained.metadata.get("sisso", {}).get("equations", []):
+        mark = "*" if e["dim"] == trained.metadata["sisso"]["dim"] else " "
+        print(f"{mark}{e['dim']}-D  RMSE(ln D) train {e['rmse_train']:.3f}  grouped CV {e['rmse_grouped_cv']:.3f}  "
+              f"{e['equation']}")
     for protocol, s in trained.metadata.get("cv", {}).items():
         print(f"{args.model} {protocol:10s} RMSE(D) {s['rmse_D']:.3e} cm2/s  MAE(D) {s['mae_D']:.3e}  "
               f"R2(D) {s['r2_D']:.3f}  RMSE(ln D) {s['rmse_lnD']:.3f}  R2(ln D) {s['r2_lnD']:.3f}")

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from scipy.constants import physical_constants
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -69,6 +70,7 @@ LOCK_TIMEOUT_S = 60.0  # how long a writer waits for another one (SQLite)
 PAPER_SOURCES = {"DFT": ("paper-aimd", "vasp"), "M3GNet": ("paper-m3gnet", "m3gnet")}
 PAPER_RDF_TEMPERATURE = 5000.0  # K: the paper's RDFs are averages over its 5000 K trajectories
 PAPER_TARGET = "diff_coeff_mul_thousand"  # the paper's table stores D in 1e-3 cm²/s
+AMU_PER_A3_IN_G_PER_CM3 = physical_constants["atomic mass constant"][0] * 1e3 / 1e-24  # 1.66054
 
 T = TypeVar("T")
 
@@ -331,7 +333,10 @@ def _make_engine(url: str, connect_timeout: float) -> Engine:
     backend = u.get_backend_name()
     if backend == "sqlite":
         if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create the folder of SQLite file {u.database}: {exc.strerror}") from None
             engine = create_engine(u, connect_args={"timeout": LOCK_TIMEOUT_S})
         else:
             engine = create_engine(u, connect_args={"check_same_thread": False}, poolclass=StaticPool)
@@ -828,6 +833,9 @@ class Database:
         _check_species(species)
         bounds = {n: _clean_float(v, n) for n, v in
                   {"temperature": temperature, "t_min": t_min, "t_max": t_max, "d_min": d_min, "d_max": d_max}.items()}
+        for low, high in (("t_min", "t_max"), ("d_min", "d_max")):
+            if bounds[low] is not None and bounds[high] is not None and bounds[low] > bounds[high]:
+                raise InputError(f"{low} = {bounds[low]:g} is above {high} = {bounds[high]:g}")
 
         def read(session: Session) -> tuple[list, list]:
             materials = session.execute(select(Material.id, Material.elements)).all()
@@ -942,10 +950,11 @@ class Database:
         """Load the paper's published data from directory ``path`` (``ml_features.csv`` and ``rdf/``).
 
         Every row of ``ml_features.csv`` becomes a production run (source ``paper-aimd``, key ``T<temperature>``,
-        status ``imported``, engine ``vasp``) with its Li diffusivity (value/1000 cm²/s, method ``paper``) and
-        its features; ``rdf/DFT_RDF_<formula>.csv`` and ``rdf/M3GNet_RDF_<formula>.csv`` become the RDFs of
-        5000 K runs of sources ``paper-aimd`` and ``paper-m3gnet``. Compositions with three or more temperatures
-        get a Li Arrhenius fit (``paper-aimd``, unweighted on ln D). Idempotent. Returns :meth:`summary`.
+        status ``imported``, engine ``vasp``, density from :func:`paper_density`) with its Li diffusivity
+        (value/1000 cm²/s, method ``paper``) and its features; ``rdf/DFT_RDF_<formula>.csv`` and
+        ``rdf/M3GNet_RDF_<formula>.csv`` become the RDFs of 5000 K runs of sources ``paper-aimd`` and
+        ``paper-m3gnet``. Compositions with three or more temperatures get a Li Arrhenius fit (``paper-aimd``,
+        unweighted on ln D). Idempotent. Returns :meth:`summary`.
         """
         root = Path(path)
         if not root.is_dir():
@@ -965,8 +974,10 @@ class Database:
             keys = [f"T{_fmt_t(t)}" for t in table["temperature"]]
             self._upsert(session, Run, [
                 {"material_id": material_of[f], "source": source, "key": k, "temperature": float(t),
-                 "stage": "production", "status": "imported", "engine": "vasp", "code_version": version}
-                for f, k, t in zip(table["formula"], keys, table["temperature"])], ["material_id", "source", "key"])
+                 "stage": "production", "status": "imported", "engine": "vasp", "density": float(rho),
+                 "code_version": version}
+                for f, k, t, rho in zip(table["formula"], keys, table["temperature"], paper_density(table))],
+                ["material_id", "source", "key"])
             run_of = self._run_ids(session, material_of.values(), source)
             run_ids = [run_of[(material_of[f], source, k)] for f, k in zip(table["formula"], keys)]
             self._upsert(session, Diffusivity, [
@@ -1016,19 +1027,27 @@ class Database:
             raise InputError(f"unknown export format {format!r} (use json or csv)")
         tables = self._read(self._export_tables)
         path = Path(path)
-        if format == "json":
-            doc = {"format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION, "tables": tables}
-            path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
-        else:
-            header = ["table", *dict.fromkeys(f for fields in EXPORT_TABLES.values() for f in fields)]
-            with path.open("w", newline="") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(header)
-                for name, records in tables.items():
-                    kinds = EXPORT_TABLES[name]
-                    for rec in records:
-                        cells = {k: _csv_cell(v, kinds[k]) for k, v in rec.items()}
-                        writer.writerow([name] + [cells.get(h, "") for h in header[1:]])
+        if path.is_dir():
+            raise InputError(f"cannot write the export to {path}: it is a directory")
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+        try:  # written next to the target and renamed: a failed export leaves no half-written file
+            with partial.open("w", newline="") as fh:
+                if format == "json":
+                    doc = {"format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION, "tables": tables}
+                    fh.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+                else:
+                    header = ["table", *dict.fromkeys(f for fields in EXPORT_TABLES.values() for f in fields)]
+                    writer = csv.writer(fh, lineterminator="\n")
+                    writer.writerow(header)
+                    for name, records in tables.items():
+                        kinds = EXPORT_TABLES[name]
+                        for rec in records:
+                            cells = {k: _csv_cell(v, kinds[k]) for k, v in rec.items()}
+                            writer.writerow([name] + [cells.get(h, "") for h in header[1:]])
+            os.replace(partial, path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise InputError(f"cannot write the export to {path}: {exc.strerror}") from None
         counts = {name: len(records) for name, records in tables.items()}
         log.debug("exported %s to %s", ", ".join(f"{n} {k}" for k, n in counts.items()), path)
         return counts
@@ -1065,7 +1084,14 @@ class Database:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"no such file: {path}")
-        text_ = path.read_text()
+        try:
+            text_ = path.read_text()
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not an amorphdb export (not a text file)") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        if not text_.strip():
+            raise InputError(f"{path}: empty file, not an amorphdb export")
         tables = _parse_json_export(path, text_) if text_.lstrip().startswith("{") else _parse_csv_export(path, text_)
 
         for name in EXPORT_TABLES:
@@ -1145,13 +1171,16 @@ def _element_list(value: Sequence[str] | str | None) -> list[str]:
     if value is None:
         return []
     items = value.split(",") if isinstance(value, str) else list(value)
-    return [_check_species(item.strip()) for item in items if item.strip()]
+    found = [_check_species(item.strip()) for item in items if item.strip()]
+    if isinstance(value, str) and not found:
+        raise InputError(f"no element in {value!r} (give symbols separated by commas, e.g. Li,S)")
+    return found
 
 
 def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kwargs)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
 
 
@@ -1168,9 +1197,12 @@ def _numeric(table: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
 
 
 def _read_paper_table(path: Path) -> pd.DataFrame:
-    """``ml_features.csv`` checked: the three key columns present, every other cell numeric, formulas valid."""
+    """``ml_features.csv`` checked: the three key columns and the 42 feature columns present, every other cell
+    numeric, formulas valid, temperature and AAV positive."""
+    from .features import FEATURE_COLUMNS
+
     table = _read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in ("formula", PAPER_TARGET, "temperature") if c not in table.columns]
+    missing = [c for c in ("formula", PAPER_TARGET, "temperature", *FEATURE_COLUMNS) if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
     if len(table.columns) != len(set(table.columns)) or any(c.startswith("Unnamed:") for c in table.columns):
@@ -1183,15 +1215,22 @@ def _read_paper_table(path: Path) -> pd.DataFrame:
             parse_formula(formula)
         except InputError as exc:
             raise InputError(f"{path}: line {i + 2}, column 'formula': {exc}") from None
-    if (table["temperature"] <= 0).any():
-        i = int((table["temperature"] <= 0).to_numpy().nonzero()[0][0])
-        raise InputError(f"{path}: line {i + 2}, column 'temperature': must be positive (K)")
+    for col, unit in (("temperature", "K"), ("AAV", "Å³ per atom")):
+        if (table[col] <= 0).any():
+            i = int((table[col] <= 0).to_numpy().nonzero()[0][0])
+            raise InputError(f"{path}: line {i + 2}, column {col!r}: must be positive ({unit})")
     dup = table.duplicated(["formula", "temperature"])
     if dup.any():
         i = int(dup.to_numpy().nonzero()[0][0])
         raise InputError(f"{path}: line {i + 2}: {table['formula'].iloc[i]} at {table['temperature'].iloc[i]:g} K "
                          "appears twice")
     return table
+
+
+def paper_density(table: pd.DataFrame) -> pd.Series:
+    """Mass density (g/cm³) of each row of the paper's table: mean atomic mass ``avg_m_with_Li`` (amu) over
+    the average atomic volume ``AAV`` (Å³ per atom), × 1.66054 (g/cm³ per amu/Å³)."""
+    return table["avg_m_with_Li"] / table["AAV"] * AMU_PER_A3_IN_G_PER_CM3
 
 
 def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[str, Any]]]]:

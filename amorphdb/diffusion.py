@@ -11,7 +11,8 @@ What is here
 - :func:`diffusivity` gives D per species (cm²/s) from drift-corrected positions;
   :func:`diffusion_from_trajectory` does the same for a file or a list of frames.
 - :func:`arrhenius_fit` fits ln D = ln D0 − Ea / (kB T) weighted by the uncertainties; :class:`ArrheniusResult`
-  predicts D(T) with its error (:func:`extrapolate` to 300 K); :func:`conductivity` is Nernst–Einstein.
+  predicts D(T) with its error (:func:`extrapolate` to 300 K); :func:`conductivity` is Nernst–Einstein,
+  :func:`conductivities` applies it to the species of a trajectory with given charges.
 
 How D and its uncertainty are estimated
 ---------------------------------------
@@ -54,7 +55,7 @@ GLS above is a few lines of numpy, fast enough for the 10 000-frame benchmark (b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,16 +77,23 @@ METHOD = "GLS, kinisi-type MSD covariance"
 @dataclass
 class Trajectory:
     """Frames as arrays: ``positions`` (n_frames, n_atoms, 3) Å as read, ``cells`` (n_frames, 3, 3) Å,
-    element ``symbols``, and ``dt_ps`` the time between frames (ps; None when the source does not say)."""
+    element ``symbols``, ``dt_ps`` the time between frames (ps) and ``temperature`` the target temperature
+    of the run (K; both None when the source does not say)."""
 
     positions: np.ndarray
     cells: np.ndarray
     symbols: list[str]
     dt_ps: float | None = None
+    temperature: float | None = None
 
     @property
     def n_frames(self) -> int:
         return self.positions.shape[0]
+
+    @property
+    def volume(self) -> float:
+        """Mean cell volume over the frames, Å³."""
+        return float(np.mean(np.abs(np.linalg.det(self.cells))))
 
     def unwrapped(self) -> np.ndarray:
         """Positions (Å) unwrapped by the minimum-image displacement between consecutive frames."""
@@ -96,23 +104,37 @@ class Trajectory:
         return np.einsum("fai,fij->faj", frac, self.cells)
 
 
-def read_trajectory(path_or_frames: str | Path | Iterable, index: str = ":") -> Trajectory:
-    """Read a trajectory file (any format ASE reads) or convert ASE ``Atoms`` / pymatgen ``Structure`` frames
-    (a single structure is a one-frame trajectory).
+def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: str = ":",
+                    format: str | None = None) -> Trajectory:
+    """Read a trajectory file (any format ASE reads; ``format`` names it when ASE cannot guess it from the
+    file, e.g. ``"lammps-dump-text"``) or convert ASE ``Atoms`` / pymatgen ``Structure`` frames (a single
+    structure is a one-frame trajectory); a :class:`Trajectory` is returned as it is.
 
     The time per frame is taken from ``atoms.info["time_ps"]`` when every frame has it, else, for the
-    ``.traj`` of a finished amorphdb MD run, from its ``.result.json`` (time step × steps per frame).
+    ``.traj`` of a finished amorphdb MD run, from its ``.result.json`` (time step × steps per frame), which
+    also gives the run's target temperature.
     """
+    if isinstance(path_or_frames, Trajectory):
+        return path_or_frames
     if isinstance(path_or_frames, (str, Path)):
         import ase.io
+        from ase.io.formats import UnknownFileTypeError
 
         path = Path(path_or_frames)
         if not path.is_file():
             raise InputError(f"trajectory file not found: {path}")
+        hint = "name the format with --format / format=, e.g. extxyz, vasp-xdatcar, lammps-dump-text"
         try:
-            frames = ase.io.read(path, index=index)
+            frames = ase.io.read(path, index=index, format=format)
+        except UnknownFileTypeError as exc:
+            raise InputError(f"cannot read trajectory {path}: ASE does not know the file type {exc.args[0]!r} "
+                             f"({hint})") from None
         except Exception as exc:  # ASE raises many types for unreadable files
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if format is None:
+                from ase.io.formats import filetype
+
+                first = f"read as {filetype(str(path), guess=True)!r}: {first} ({hint})"
             raise InputError(f"cannot read trajectory {path}: {first}") from None
         if not isinstance(frames, list):
             frames = [frames]
@@ -141,24 +163,24 @@ def read_trajectory(path_or_frames: str | Path | Iterable, index: str = ":") -> 
     cells_arr = np.array(cells)
     if np.any(np.abs(np.linalg.det(cells_arr)) < 1e-6):
         raise InputError("the trajectory has no periodic cell (zero cell volume): diffusion and RDF need one")
-    dt = None
+    dt, temperature = None, None
+    if isinstance(path_or_frames, (str, Path)) and index == ":" and len(frames) > 1:
+        dt, temperature = _md_run_info(path_or_frames, len(frames))
     if all(t is not None for t in times) and len(times) > 1:
         steps = np.diff(np.asarray(times, dtype=float))
-        if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-6):
-            dt = float(steps[0])
-    elif isinstance(path_or_frames, (str, Path)) and index == ":" and len(frames) > 1:
-        dt = _md_frame_time(path_or_frames, len(frames))
-    return Trajectory(np.array(positions, dtype=float), cells_arr, symbols, dt)
+        dt = float(steps[0]) if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-6) else None
+    return Trajectory(np.array(positions, dtype=float), cells_arr, symbols, dt, temperature)
 
 
-def _md_frame_time(path: str | Path, n_frames: int) -> float | None:
-    """Time between frames (ps) of a finished amorphdb MD run, from its result file next to the trajectory."""
+def _md_run_info(path: str | Path, n_frames: int) -> tuple[float | None, float | None]:
+    """(time between frames ps, target temperature K) of a finished amorphdb MD run, from its result file
+    next to the trajectory; (None, None) for any other file."""
     from .md import load_result
 
     result = load_result(path)
     if result is None or result.n_frames != n_frames:
-        return None
-    return result.timestep * result.n_steps / (n_frames - 1) / 1000.0
+        return None, None
+    return result.timestep * result.n_steps / (n_frames - 1) / 1000.0, float(result.temperature)
 
 
 def _symbols(frame) -> list[str]:
@@ -212,10 +234,15 @@ class DiffusionResult:
     reason: str = ""
 
     def to_dict(self) -> dict:
-        """The scalar fields, JSON-ready (no MSD arrays)."""
-        return {"species": self.species, "D": self.D, "D_err": self.D_err, "diffusive": self.diffusive,
-                "n_atoms": self.n_atoms, "t_fit": list(self.t_fit), "method": self.method,
-                "intercept": self.intercept, "loglog_slope": self.loglog_slope, "reason": self.reason}
+        """The scalar fields, JSON-ready (no MSD arrays; NaN becomes None)."""
+        return _finite({"species": self.species, "D": self.D, "D_err": self.D_err, "diffusive": self.diffusive,
+                        "n_atoms": self.n_atoms, "t_fit": list(self.t_fit), "method": self.method,
+                        "intercept": self.intercept, "loglog_slope": self.loglog_slope, "reason": self.reason})
+
+
+def _finite(record: dict) -> dict:
+    """``record`` with every non-finite float replaced by None (strict JSON has no NaN)."""
+    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in record.items()}
 
 
 def diffusivity(
@@ -366,11 +393,23 @@ class ArrheniusResult:
         D = np.exp(ln_d)
         return (float(D), float(D * np.sqrt(var))) if D.ndim == 0 else (D, D * np.sqrt(var))
 
+    def interval(self, temperature: float | np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
+        """The 1σ range (low, high) of D (cm²/s) at ``temperature`` (K): D·exp(∓σ(ln D)), always positive.
+
+        Far from the data (300 K from 1000–2500 K) σ(ln D) exceeds 1 and D ± D_err would reach below zero.
+        """
+        D, D_err = self.predict(temperature)
+        width = np.asarray(D_err) / np.asarray(D)
+        low, high = D * np.exp(-width), D * np.exp(width)
+        return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
+
     def to_dict(self) -> dict:
+        """The fit and D(300 K) with its first-order error and 1σ range, JSON-ready (NaN becomes None)."""
         D300, D300_err = self.predict(300.0)
-        return {"species": self.species, "Ea": self.Ea, "Ea_err": self.Ea_err, "prefactor": self.prefactor,
-                "prefactor_err": self.prefactor_err, "t_min": self.t_min, "t_max": self.t_max,
-                "chi2_red": self.chi2_red, "method": self.method, "D_300K": D300, "D_300K_err": D300_err}
+        return _finite({"species": self.species, "Ea": self.Ea, "Ea_err": self.Ea_err, "prefactor": self.prefactor,
+                        "prefactor_err": self.prefactor_err, "t_min": self.t_min, "t_max": self.t_max,
+                        "chi2_red": self.chi2_red, "method": self.method, "D_300K": D300, "D_300K_err": D300_err,
+                        "D_300K_1sigma": list(self.interval(300.0))})
 
 
 def arrhenius_fit(temperature: Sequence[float], D: Sequence[float], D_err: Sequence[float] | None = None,
@@ -429,3 +468,34 @@ def conductivity(D: float | np.ndarray, temperature: float, n_carriers: int, vol
     density = n_carriers / (volume * 1e-24)  # carriers per cm³
     sigma = density * (charge * constants.e) ** 2 * np.asarray(D, dtype=float) / (constants.k * temperature)
     return float(sigma) if sigma.ndim == 0 else sigma
+
+
+def conductivities(results: Mapping[str, DiffusionResult], charges: Mapping[str, float], temperature: float,
+                   volume: float) -> dict[str, tuple[float, float]]:
+    """Nernst–Einstein σ ± error (S/cm) of each species in ``charges`` (species → z in units of e) from its
+    tracer D in ``results``, at ``temperature`` (K) in a cell of ``volume`` (Å³); key ``"total"`` is the sum
+    over those species (errors added in quadrature; no cross-correlations, Haven ratio 1)."""
+    missing = [s for s in charges if s not in results]
+    if missing:
+        raise InputError(f"no diffusivity for {', '.join(missing)} (have {', '.join(results)})")
+    out = {}
+    for s, z in charges.items():
+        r = results[s]
+        out[s] = (conductivity(r.D, temperature, r.n_atoms, volume, z),
+                  conductivity(r.D_err, temperature, r.n_atoms, volume, z))
+    out["total"] = (sum(v[0] for v in out.values()), float(np.sqrt(sum(v[1] ** 2 for v in out.values()))))
+    return out
+
+
+def parse_charges(items: Iterable[str]) -> dict[str, float]:
+    """``["Li=1", "S=-2"]`` → {"Li": 1.0, "S": -2.0}: ionic charges (units of e) as given on the command line."""
+    charges = {}
+    for item in items:
+        species, sep, value = item.partition("=")
+        try:
+            charges[species.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not species.strip():
+            raise InputError(f"charge {item!r} is not SPECIES=Z (e.g. Li=1)")
+    return charges

@@ -6,9 +6,9 @@ Model kinds (``MODEL_KINDS``), all trained on a table with the columns of the pa
 - ``rf``, ``xgb``: the paper's models, on D in 1e-3 cm²/s (``RandomForestRegressor(n_estimators=100)``,
   ``XGBRegressor(n_estimators=100, max_depth=4, learning_rate=0.1)``). Uncertainty: spread over the trees
   (RF), spread over bootstrap models, 100 by default (XGBoost).
-- ``sisso``: SISSO (``amorphdb.sisso``) of ln D on the 42 features and 1/(kB T); ``sisso-paper``: the paper's
-  fixed 4-D equation. Uncertainty: the RMS of the training residuals in ln D (the paper's 0.365 for
-  ``sisso-paper``), the same for every row.
+- ``sisso``: SISSO (``amorphdb.sisso``) of ln D on the 42 features and 1/(kB T), dimension 1…``max_dim``
+  chosen by composition-grouped CV; uncertainty: the grouped-CV RMSE of ln D of that dimension, the same for
+  every row. ``sisso-paper``: the paper's fixed 4-D equation; uncertainty: its training RMSE 0.365 in ln D.
 - ``arrhenius``: ln D = a(x) − Ea(x)/(kB T) exactly, with a(x) and Ea(x) smooth functions (kernel ridge with
   a varying-coefficient kernel) of temperature-independent composition features x: the compositional
   columns and the structural ones brought to ``T_REF`` with the pooled within-composition slope dF/dT.
@@ -81,7 +81,8 @@ def load_table(data: str | Path | None = None, db: Any = None, source: str = "pa
         if col not in table.columns:
             raise InputError(f"the table has no {col!r} column")
     if len(table) == 0:
-        raise InputError("the training table is empty")
+        raise InputError("the training table is empty" + ("" if data is not None else
+                                                           f" (no database rows with source {source!r})"))
     return table.reset_index(drop=True)
 
 
@@ -218,22 +219,58 @@ class PaperXGB:
 
 class SISSOModel:
     """SISSO of ln D on the features and 1/(kB T) (``amorphdb.sisso.SISSORegressor``, which turns the
-    ``temperature`` column into 1/(kB T)); uncertainty = RMS of the training residuals in ln D."""
+    ``temperature`` column into 1/(kB T)), with the descriptor dimension chosen by composition-grouped CV.
 
-    def __init__(self, max_dim: int = 4, **sisso_params: Any):
-        self.max_dim, self.sisso_params = max_dim, sisso_params
+    Training RMSE only falls with the dimension, so it cannot choose one: SISSO is refitted from scratch
+    (feature space and screening included) on each of ``n_folds`` composition-grouped folds, and ``dim_`` is
+    the smallest dimension whose out-of-fold RMSE of ln D is within ``CV_TOLERANCE`` of the lowest (``dim``
+    fixes it instead). Uncertainty = that grouped-CV RMSE of ln D of ``dim_`` (the error on an unseen
+    composition), the same for every row.
+    """
 
-    def fit(self, table: pd.DataFrame, features: list[str]) -> SISSOModel:
+    CV_TOLERANCE = 0.02  # a larger dimension must lower the grouped-CV RMSE by more than 2 % to be chosen
+
+    def __init__(self, max_dim: int = 4, dim: int | None = None, n_folds: int = 5, seed: int = SEED,
+                 **sisso_params: Any):
+        if max_dim < 1 or (dim is not None and not 1 <= dim <= max_dim):
+            raise InputError(f"SISSO dimension must be between 1 and max_dim={max_dim}, got {dim}")
+        self.max_dim, self.dim, self.n_folds, self.seed = max_dim, dim, n_folds, seed
+        self.sisso_params = sisso_params
+
+    def _regressor(self):
         from .sisso import SISSORegressor
 
+        return SISSORegressor(max_dim=self.max_dim, target_name="ln D", **self.sisso_params)
+
+    def fit(self, table: pd.DataFrame, features: list[str]) -> SISSOModel:
         self.features = features
         x, y = table[features], ln_d(table)
-        self.model = SISSORegressor(max_dim=self.max_dim, target_name="ln D", **self.sisso_params).fit(x, y)
-        self.rmse = float(np.sqrt(np.mean((self.model.predict(x) - y) ** 2)))
+        self.model = self._regressor().fit(x, y)
+        dims = [e.dimension for e in self.model.equations_]
+        sq = np.zeros(len(dims))
+        for tr, te in grouped_folds(table, self.n_folds, self.seed):
+            fold = self._regressor().fit(x.iloc[tr], y[tr])
+            for i, d in enumerate(dims):
+                try:
+                    sq[i] += np.sum((fold.predict(x.iloc[te], dim=d) - y[te]) ** 2)
+                except InputError:  # the fold stopped below d, or a descriptor is undefined on a test row
+                    sq[i] = np.inf
+        self.cv_rmse = np.sqrt(sq / len(y))
+        ok = self.cv_rmse <= self.cv_rmse.min() * (1.0 + self.CV_TOLERANCE)
+        self.dim_ = self.dim if self.dim is not None else dims[int(np.argmax(ok))]
+        self.rmse = float(self.cv_rmse[dims.index(self.dim_)])
+        log.info("SISSO grouped-CV RMSE of ln D by dimension %s: dimension %d",
+                 ", ".join(f"{d}-D {r:.3f}" for d, r in zip(dims, self.cv_rmse)), self.dim_)
         return self
 
+    def summary(self) -> dict[str, Any]:
+        """The chosen dimension and, per dimension, the equation with its training and grouped-CV RMSE (ln D)."""
+        return {"dim": self.dim_, "equations": [
+            {"dim": e.dimension, "equation": e.equation, "rmse_train": e.rmse, "rmse_grouped_cv": float(r)}
+            for e, r in zip(self.model.equations_, self.cv_rmse)]}
+
     def predict(self, table: pd.DataFrame) -> Prediction:
-        ln = np.asarray(self.model.predict(table[self.features]), dtype=float)
+        ln = np.asarray(self.model.predict(table[self.features], dim=self.dim_), dtype=float)
         return Prediction.from_ln(ln, np.full_like(ln, self.rmse))
 
 
@@ -438,7 +475,7 @@ def make_model(kind: str, seed: int = SEED, n_members: int = 20, n_bootstrap: in
     if kind == "xgb":
         return PaperXGB(seed=seed, n_bootstrap=n_bootstrap, **params)
     if kind == "sisso":
-        return SISSOModel(**params)
+        return SISSOModel(seed=seed, **params)
     if kind == "sisso-paper":
         return PaperSISSO()
     if kind == "arrhenius":
@@ -545,6 +582,8 @@ def train(table: pd.DataFrame, kind: str = "best", seed: int = SEED, cv: bool = 
         meta["cv"] = scores
     log.info("fitting %s on %d rows", kind, len(checked))
     model = _fit(kind, checked, features, seed=seed, n_members=n_members, n_bootstrap=n_bootstrap, **params)
+    if kind == "sisso":
+        meta["sisso"] = model.summary()
     return TrainedModel(kind, model, list(model.features), meta)  # sisso-paper needs only its four columns
 
 

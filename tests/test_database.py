@@ -253,6 +253,16 @@ def test_import_paper_holds_every_row_and_is_idempotent(any_db, paper_dir):
     np.testing.assert_allclose(a.drop(columns="formula").to_numpy(float), b.drop(columns="formula").to_numpy(float),
                                rtol=1e-13, atol=0)
 
+    # density of every imported row: formula mass (pymatgen) / (AAV × atoms per formula unit), in g/cm³
+    runs = any_db.query(source="paper-aimd").merge(csv_table, on=["formula", "temperature"], how="left")
+    with_table = runs[runs["temperature"] != 5000]
+    assert len(with_table) == len(csv_table)
+    comps = with_table["formula"].map(parse_formula)
+    expect = [c.weight / (aav * c.num_atoms) * 1.66054 for c, aav in zip(comps, with_table["AAV"])]
+    np.testing.assert_allclose(with_table["density"], expect, rtol=2e-5)
+    assert with_table["density"].between(0.3, 12).all()
+    assert runs.loc[runs["temperature"] == 5000, "density"].isna().all()  # RDF-only runs: no volume known
+
     # one RDF file, value for value
     name = sorted((paper_dir / "rdf").glob("M3GNet_RDF_*.csv"))[0]
     expected = pd.read_csv(name, index_col=0)
@@ -276,6 +286,8 @@ def test_import_paper_stores_arrhenius_fits(tmp_path, small_paper):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.drop(columns=["temperature"]), r"ml_features.csv: missing column\(s\) temperature"),
+    (lambda t: t.drop(columns=["AAV", "LNC"]), r"ml_features.csv: missing column\(s\) AAV, LNC"),
+    (lambda t: t.assign(AAV=t["AAV"].where(t.index != 1, "0")), r"line 3, column 'AAV': must be positive"),
     (lambda t: t.assign(LNC=t["LNC"].where(t.index != 4, "abc")), r"ml_features.csv: line 6, column 'LNC': 'abc'"),
     (lambda t: t.assign(AAV=t["AAV"].where(t.index != 2, "")), r"line 4, column 'AAV': '' is not a number"),
     (lambda t: t.assign(formula=t["formula"].where(t.index != 3, "Li2Qq")), r"line 5, column 'formula': unknown"),
@@ -359,6 +371,13 @@ def test_query_filters_match_the_published_table(paper_db, paper_dir):
     assert len(m3gnet) == 256 and m3gnet["D"].isna().all() and set(m3gnet["temperature"]) == {5000}
     with pytest.raises(InputError, match="unknown element 'Qq'"):
         paper_db.query(elements="Li,Qq")
+    with pytest.raises(InputError, match="no element in ' , '"):
+        paper_db.query(elements=" , ")
+    with pytest.raises(InputError, match="t_min = 2000 is above t_max = 1000"):
+        paper_db.query(t_min=2000, t_max=1000)
+    with pytest.raises(InputError, match="d_min = 0.001 is above d_max = 0.0001"):
+        paper_db.query(d_min=1e-3, d_max=1e-4)
+    assert paper_db.query(species="S")["D"].isna().all()  # the paper gives D of Li only
 
 
 def test_show_a_paper_composition(paper_db, paper_dir):
@@ -543,6 +562,20 @@ def test_cli_tour(tmp_path, small_paper, capsys):
     assert out.startswith(formula) and "LNC" in out and "Arrhenius" in out
     assert main(["show", formula, "--json", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out)["formula"] == formula
+    # a composition with RDFs only: show names the pairs of each source; no "None" cells in tables
+    rdf_formula = sorted((small_paper / "rdf").glob("DFT_RDF_*.csv"))[0].stem.split("_RDF_")[1]
+    pairs = ", ".join(pd.read_csv(small_paper / "rdf" / f"DFT_RDF_{rdf_formula}.csv", index_col=0).columns.drop("r"))
+    assert main(["show", rdf_formula, "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert f"RDFs:\n  paper-aimd 5000 K: {pairs}\n  paper-m3gnet 5000 K: {pairs}\n" in out
+    assert main(["query", "--source", "paper-m3gnet", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and "3 runs, 3 compositions" in out
+    # the density of imported rows is printed
+    elements = ",".join(str(e) for e in parse_formula(formula).elements)
+    assert main(["query", "--elements", elements, "--temperature", "2000", "--db", url]) == 0
+    row = table[(table["formula"] == formula) & (table["temperature"] == 2000)].iloc[0]
+    assert f"{row['avg_m_with_Li'] / row['AAV'] * 1.66054:.4g}" in capsys.readouterr().out
     assert main(["export", "--format", "csv", "--out", str(tmp_path / "x.csv"), "--db", url]) == 0
     assert "wrote" in capsys.readouterr().out
     url2 = f"sqlite:///{tmp_path / 'cli2.sqlite'}"
@@ -559,6 +592,11 @@ def test_cli_tour(tmp_path, small_paper, capsys):
     (["import", "{junk}"], "not an amorphdb export"),
     (["show", "Li3PS4", "--db", "{junk}"], "is not a database"),
     (["query", "--db", "postgresql://u:p@127.0.0.1:{port}/x"], "cannot open database"),
+    (["query", "--db", "{junk}/sub/x.sqlite"], "cannot create the folder"),
+    (["query", "--t-min", "2000", "--t-max", "1000"], "t_min = 2000 is above t_max = 1000"),
+    (["export", "--out", "{tmp}/missing/x.json"], "cannot write the export to"),
+    (["export", "--out", "{tmp}"], "it is a directory"),
+    (["import", "{tmp}/binary.bin"], "not an amorphdb export (not a text file)"),
 ])
 def test_cli_errors_are_one_line(tmp_path, small_paper, argv, message):
     """Run as a user would: a separate process, exit status 2, one line on stderr, no traceback."""
@@ -571,7 +609,8 @@ def test_cli_errors_are_one_line(tmp_path, small_paper, argv, message):
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
-    argv = [a.format(bad=small_paper, junk=tmp_path / "junk.txt", port=port) for a in argv]
+    (tmp_path / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    argv = [a.format(bad=small_paper, junk=tmp_path / "junk.txt", port=port, tmp=tmp_path) for a in argv]
     if "--db" not in argv:
         argv += ["--db", str(tmp_path / "e.sqlite")]
     proc = subprocess.run([sys.executable, "-c", "import sys; from amorphdb.cli import main; sys.exit(main())",

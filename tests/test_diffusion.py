@@ -147,7 +147,10 @@ def test_amorphdb_md_trajectory_gives_its_frame_time_and_a_solid_stays_solid(tmp
     path = tmp_path / "solid.traj"  # real NVT MD (EMT copper, 300 K): the time per frame comes from the run
     run_nvt(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), EMT(), temperature=300, n_steps=200, path=path,
             timestep=2.0, frame_interval=4, progress=False)
-    assert read_trajectory(path).dt_ps == pytest.approx(0.008)
+    traj = read_trajectory(path)
+    assert traj.dt_ps == pytest.approx(0.008) and traj.temperature == 300.0  # both from the run's result file
+    assert traj.volume == pytest.approx(8 * 3.61**3)
+    assert read_trajectory(traj) is traj
     cu = diffusion_from_trajectory(path)["Cu"]
     assert not cu.diffusive and cu.t_fit == pytest.approx((0.04, 0.2))
 
@@ -212,6 +215,20 @@ def test_arrhenius_without_errors_and_bad_input():
         arrhenius_fit(T, [1e-6, -1e-5, 3e-5, 7e-5])
 
 
+def test_arrhenius_one_sigma_range_stays_positive_far_from_the_data():
+    T = np.array([1000.0, 1500.0, 2000.0, 2500.0])
+    D = 1e-2 * np.exp(-0.45 / (KB_EV * T))
+    fit = arrhenius_fit(T, D, 0.3 * D)
+    d300, e300 = fit.predict(300.0)
+    low, high = fit.interval(300.0)
+    assert e300 > d300  # first-order D ± σ would reach below zero at 300 K
+    assert 0 < low < d300 < high and np.sqrt(low * high) == pytest.approx(d300)  # symmetric in ln D
+    assert np.log(high / d300) == pytest.approx(e300 / d300)
+    record = fit.to_dict()
+    assert record["D_300K_1sigma"] == pytest.approx([low, high]) and record["chi2_red"] is not None
+    assert arrhenius_fit(T, D).to_dict()["chi2_red"] is None  # NaN is not valid JSON
+
+
 def test_nernst_einstein_conductivity():
     # 10 Li+ in 1000 Å³ (1e22 cm⁻³) with D = 1e-5 cm²/s at 300 K, constants typed by hand
     expected = 1e22 * 1.602176634e-19 ** 2 * 1e-5 / (1.380649e-23 * 300)
@@ -240,6 +257,32 @@ def test_cli_diffusion_prints_and_plots(tmp_path, capsys):
     assert "dt_ps" in capsys.readouterr().err
 
 
+def test_conductivity_of_a_trajectory_from_the_cli(tmp_path, capsys):
+    import ase.io
+
+    x, symbols = random_walk(9, n_frames=300, d=1.0)
+    frames = [Atoms(symbols, positions=p, cell=[12.0] * 3, pbc=True) for p in x]
+    path = tmp_path / "walk.dat"  # a name that does not tell the format
+    ase.io.write(path, frames, format="extxyz")
+    common = ["diffusion", str(path), "--dt-ps", str(DT), "--format", "extxyz"]
+    assert main(common + ["--charge", "Li=1", "--temperature", "600", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    li = diffusivity(x, symbols, DT)["Li"]
+    expected = 20 / (1728e-24) * 1.602176634e-19**2 * li.D / (1.380649e-23 * 600)  # 20 Li in 12³ Å³
+    assert data["Li"]["sigma_S_cm"] == pytest.approx(expected, rel=1e-9)
+    assert data["Li"]["sigma_err_S_cm"] == pytest.approx(expected * li.D_err / li.D, rel=1e-9)
+    assert data["total"]["sigma_S_cm"] == pytest.approx(expected) and data["total"]["volume"] == pytest.approx(1728)
+    assert main(common + ["--species", "Li", "--charge", "Li=1", "--charge", "Pb=2", "--temperature", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "sigma(Li) = " in out and "sigma(Pb) = " in out and "upper bound" in out  # Pb does not diffuse
+    for extra, message in [(["--charge", "Li=1"], "--temperature"), (["--charge", "Li"], "SPECIES=Z"),
+                           (["--charge", "Na=1", "--temperature", "600"], "Na")]:
+        assert main(common + extra) == 2
+        assert message in capsys.readouterr().err
+    assert main(["diffusion", str(path), "--dt-ps", str(DT)]) == 2  # .dat: ASE cannot guess the format
+    assert "--format" in capsys.readouterr().err
+
+
 def test_cli_arrhenius_reads_the_database_fits_stores_and_plots(tmp_path, capsys):
     from amorphdb.database import Database
 
@@ -254,7 +297,8 @@ def test_cli_arrhenius_reads_the_database_fits_stores_and_plots(tmp_path, capsys
     png = tmp_path / "arr.png"
     assert main(["arrhenius", "Li3PS4", "--db", url, "--plot", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "Ea = 0.300 ±" in out and "D(300 K)" in out and "600 K" in out  # the glass point is left out
+    assert "Ea = 0.300 ±" in out and "D(300 K)" in out and "1σ range" in out
+    assert "600 K" in out  # the glass point is left out
     assert png.stat().st_size > 10_000
     stored = Database(url).arrhenius("Li3PS4", "mlip-chgnet")
     assert len(stored) == 1 and stored["Ea"][0] == pytest.approx(0.3, rel=1e-6)

@@ -90,6 +90,28 @@ def test_arrhenius_model_recovers_planted_prefactor_and_activation_energy():
     np.testing.assert_allclose(slope, -model.arrhenius(one)[1][0], rtol=1e-9)
 
 
+def test_sisso_chooses_its_dimension_by_grouped_cv():
+    """ln D = -4 + 0.5 x1 - 0.3/(kB T) + noise: training RMSE keeps falling up to max_dim, grouped CV stops at 2."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30, 3))
+    rows = [{"formula": f"Li{i + 1}X", "temperature": t, "x1": x[i, 0], "x2": x[i, 1], "x3": x[i, 2],
+             L.TARGET: 1e3 * np.exp(-4 + 0.5 * x[i, 0] - 0.3 * L.inv_kt(t) + rng.normal(scale=0.02))}
+            for i in range(30) for t in (1000.0, 1500.0, 2000.0, 2500.0)]
+    table = pd.DataFrame(rows)
+    features = L.feature_columns(table)
+    model = L.SISSOModel(max_dim=4, n_sis=5).fit(table, features)
+    train_rmse = [e.rmse for e in model.model.equations_]
+    assert train_rmse[3] < train_rmse[1]  # the training RMSE alone would pick 4
+    assert model.dim_ == 2 and len(model.cv_rmse) == 4
+    assert 0.015 < model.rmse < 0.03  # the uncertainty is the grouped-CV RMSE: the planted noise
+    assert model.predict(table).ln_d_err[0] == model.rmse
+    fixed = L.SISSOModel(max_dim=4, dim=1, n_sis=5).fit(table, features)
+    assert fixed.dim_ == 1 and fixed.rmse > 5 * model.rmse
+    assert fixed.summary()["equations"][0]["rmse_grouped_cv"] == fixed.rmse
+    with pytest.raises(InputError, match="between 1 and max_dim=4"):
+        L.SISSOModel(max_dim=4, dim=5)
+
+
 def test_monotone_gbm_never_lowers_d_when_t_rises(small):
     model = L.MonotoneGBM(n_estimators=100).fit(small, L.feature_columns(small))
     row = small.iloc[[0]]

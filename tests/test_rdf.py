@@ -203,3 +203,10 @@ def test_cli_rdf_and_rdf_compare(tmp_path, capsys):
     assert 0.3 < data["r2"] < 0.99 and set(data["pairs"]) == {"Na-Na", "Na-Cl", "Cl-Cl"}
     assert (tmp_path / "cmp.png").stat().st_size > 10_000
     assert main(["rdf-compare", str(tmp_path / "cold.csv"), str(tmp_path / "nope.csv")]) == 2
+    capsys.readouterr()
+    other = partial_rdfs(bulk("LiCl", "rocksalt", a=5.13, cubic=True))  # shares only Cl-Cl
+    write_rdf_csv(other, tmp_path / "licl.csv")
+    assert main(["rdf-compare", str(tmp_path / "cold.csv"), str(tmp_path / "licl.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "(1 pairs)" in out and "only in the reference: Na-Na, Na-Cl" in out
+    assert "only in the candidate: Li-Li, Li-Cl" in out
