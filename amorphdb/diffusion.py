@@ -123,6 +123,8 @@ def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: s
         path = Path(path_or_frames)
         if not path.is_file():
             raise InputError(f"trajectory file not found: {path}")
+        if path.stat().st_size == 0:
+            raise InputError(f"trajectory file {path} is empty")
         hint = "name the format with --format / format=, e.g. extxyz, vasp-xdatcar, lammps-dump-text"
         try:
             frames = ase.io.read(path, index=index, format=format)
@@ -132,9 +134,7 @@ def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: s
         except Exception as exc:  # ASE raises many types for unreadable files
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if format is None:
-                from ase.io.formats import filetype
-
-                first = f"read as {filetype(str(path), guess=True)!r}: {first} ({hint})"
+                first = f"read as {_guessed_format(path)!r}: {first} ({hint})"
             raise InputError(f"cannot read trajectory {path}: {first}") from None
         if not isinstance(frames, list):
             frames = [frames]
@@ -170,6 +170,16 @@ def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: s
         steps = np.diff(np.asarray(times, dtype=float))
         dt = float(steps[0]) if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-6) else None
     return Trajectory(np.array(positions, dtype=float), cells_arr, symbols, dt, temperature)
+
+
+def _guessed_format(path: Path) -> str:
+    """The format ASE guesses for ``path`` (from its name and first bytes), or "unknown"."""
+    from ase.io.formats import filetype
+
+    try:
+        return str(filetype(str(path), guess=True))
+    except Exception:  # an empty or unreadable file
+        return "unknown"
 
 
 def _md_run_info(path: str | Path, n_frames: int) -> tuple[float | None, float | None]:
