@@ -1,0 +1,38 @@
+"""The CLI framework: every command answers --help, errors are one line, start-up stays light."""
+
+import subprocess
+import sys
+
+import pytest
+
+from amorphdb.cli import _COMMANDS, main
+
+EXPECTED = {"import-paper", "query", "show", "export", "import", "run", "diffusion", "arrhenius", "rdf",
+            "rdf-compare", "features", "train", "predict", "evaluate", "report"}
+
+
+def test_every_documented_command_is_registered():
+    assert EXPECTED <= set(_COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_command_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--db URL" in out and name in out
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = ("import sys; from amorphdb.cli import build_parser; build_parser().format_help(); "
+            "print(','.join(m for m in ('torch', 'chgnet', 'xgboost', 'sklearn', 'sqlalchemy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_user_error_is_one_line_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "amorphdb", "show", "Xx2O", "--db", str(tmp_path / "x.sqlite")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["amorphdb: error: unknown element 'Xx' in formula 'Xx2O'"]
