@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
         "load_element_table", "read_structure")},
     # database
     "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
+    "paper_density": "database",
     # learning
     **{name: "learning" for name in (
         "train", "predict", "evaluate", "load_model", "load_table", "TrainedModel", "predict_formula",

@@ -296,23 +296,29 @@ def _cmd_diffusion(args):
          arg("formula"),
          arg("--source", default="mlip-chgnet", help="runs of this source (default mlip-chgnet; paper-aimd, ...)"),
          arg("--species", default="Li", help="diffusing species (default Li)"),
+         arg("--charge", type=float, metavar="Z", help="ionic charge of the species (e): adds the Nernst-Einstein "
+             "conductivity at 300 K, at the stored density of the coldest fitted run"),
          arg("--plot", metavar="PNG", help="write ln D against 1/T with the fit to this PNG"),
          arg("--json", action="store_true", help="print the fit as JSON"))
 def _cmd_arrhenius(args):
     import json
 
-    from .diffusion import arrhenius_fit
+    from pymatgen.core import Composition
+
+    from .diffusion import arrhenius_fit, conductivity
     from .errors import InputError
 
     db = _database(args)
     info = db.show(args.formula)
-    points, excluded = [], []
+    points, excluded, densities = [], [], {}
     for run in info["runs"]:
         values = run["diffusivity"].get(args.species)
         if run["source"] != args.source or run["stage"] not in ("production", "imported") or not values:
             continue
         d = values[-1]
         (points if d["diffusive"] is not False else excluded).append((run["temperature"], d["D"], d["D_err"]))
+        if d["diffusive"] is not False and run["density"]:
+            densities[run["temperature"]] = run["density"]
     if len({t for t, _, _ in points}) < 2:
         raise InputError(f"{info['formula']}: fewer than 2 temperatures with a diffusive {args.species} D "
                          f"from source {args.source!r} ({len(excluded)} non-diffusive left out)")
@@ -328,6 +334,17 @@ def _cmd_arrhenius(args):
                        title=f"{info['formula']} {args.species} ({args.source})")
     out = {"formula": info["formula"], "source": args.source, "n_points": len(points),
            "n_excluded": len(excluded), **fit.to_dict()}
+    if args.charge is not None:
+        if not densities:
+            raise InputError(f"{info['formula']}: no density stored for the fitted runs of {args.source!r}: "
+                             "the conductivity needs one")
+        t_cold = min(densities)
+        comp = Composition(info["formula"])
+        volume = float(comp.weight) / densities[t_cold] * 1.66053906660  # Å³ per formula unit (amu, g/cm³)
+        out.update({f"sigma_300K{k}": conductivity(v, 300.0, comp[args.species], volume, args.charge) for k, v in
+                    (("", out["D_300K"]), ("_err", out["D_300K_err"]), ("_1sigma", out["D_300K_1sigma"]))},
+                   sigma_density=densities[t_cold], sigma_density_temperature=t_cold)
+        out["sigma_300K_1sigma"] = list(out["sigma_300K_1sigma"])
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -337,6 +354,11 @@ def _cmd_arrhenius(args):
     print(f"D0 = {fit.prefactor:.3e} ± {fit.prefactor_err:.1e} cm²/s")
     low, high = out["D_300K_1sigma"]
     print(f"D(300 K) = {out['D_300K']:.3e} cm²/s, 1σ range {low:.2e}-{high:.2e} (extrapolated)")
+    if args.charge is not None:
+        low, high = out["sigma_300K_1sigma"]
+        print(f"sigma(300 K) = {out['sigma_300K']:.3e} S/cm, 1σ range {low:.2e}-{high:.2e} (Nernst-Einstein, "
+              f"z = {args.charge:g}, density {out['sigma_density']:.4g} g/cm³ of the "
+              f"{out['sigma_density_temperature']:g} K run)")
     if excluded:
         print(f"left out (not diffusive): {', '.join(f'{t:g} K' for t, _, _ in excluded)}")
     if args.plot:
@@ -370,16 +392,34 @@ def _cmd_rdf(args):
 
 
 @command("rdf-compare", "R² of a candidate RDF against a reference (all common pairs and bins pooled).",
-         arg("reference", metavar="REFERENCE.csv"), arg("candidate", metavar="CANDIDATE.csv"),
+         arg("reference", metavar="REFERENCE.csv", help="RDF file in the paper's layout, or a source with --formula"),
+         arg("candidate", metavar="CANDIDATE.csv", help="RDF file, or a source with --formula"),
+         arg("--formula", help="compare the database's RDFs of this composition: REFERENCE and CANDIDATE are "
+             "sources, e.g. paper-aimd mlip-chgnet"),
+         arg("--temperature", type=float, metavar="K", help="with --formula: the runs at this temperature "
+             "(default: the highest that has RDFs)"),
          arg("--plot", metavar="PNG", help="write both RDFs overlaid to this PNG"),
          arg("--json", action="store_true", help="print JSON: r2 and r2 per pair"))
 def _cmd_rdf_compare(args):
     import json
     from pathlib import Path
 
-    from .rdf import read_rdf_csv, rdf_r2
+    from .errors import InputError
+    from .rdf import read_rdf_csv, rdf_r2, validate_rdf
 
-    ref, cand = read_rdf_csv(args.reference), read_rdf_csv(args.candidate)
+    if args.formula is None:
+        ref, cand = read_rdf_csv(args.reference), read_rdf_csv(args.candidate)
+        labels = Path(args.reference).stem, Path(args.candidate).stem
+    else:
+        db, tables = _database(args), []
+        at = "" if args.temperature is None else f" at {args.temperature:g} K"
+        for source in (args.reference, args.candidate):
+            table = db.rdf(args.formula, source, args.temperature)
+            if table is None:
+                raise InputError(f"no RDF of {args.formula} from source {source!r}{at} in the database")
+            tables.append(validate_rdf(table, f"{args.formula} {source}"))
+        ref, cand = tables
+        labels = args.reference, args.candidate
     r2 = rdf_r2(ref, cand)
     per_pair = {}
     for pair in (c for c in ref.columns if c != "r"):
@@ -393,8 +433,8 @@ def _cmd_rdf_compare(args):
     if args.plot:
         from .plots import plot_rdf
 
-        plot_rdf({Path(args.reference).stem: ref, Path(args.candidate).stem: cand}, args.plot,
-                 title=f"R² = {r2:.3f}")
+        plot_rdf(dict(zip(labels, (ref, cand))), args.plot,
+                 title=f"{args.formula + ': ' if args.formula else ''}R² = {r2:.3f}")
     if args.json:
         print(json.dumps({"r2": r2, "pairs": per_pair, "only_in": unmatched}, indent=1))
         return 0
@@ -419,6 +459,8 @@ def _cmd_rdf_compare(args):
          arg("--temperature", type=float, metavar="K", help="add the temperature column (K)"),
          arg("--mode", choices=["paper", "physical"], default="paper",
              help="paper: the published table's conventions (default); physical: their evident intent"),
+         arg("--frames", type=int, default=1, metavar="N", help="average the structural columns over N evenly "
+             "spaced frames of a trajectory file (default 1: its last frame)"),
          arg("--json", action="store_true", help="one JSON object: column -> value, plus element_data sources"))
 def _cmd_features(args):
     import json
@@ -428,8 +470,14 @@ def _cmd_features(args):
 
     if (args.structure is None) == (args.formula is None):
         raise InputError("give either a STRUCTURE_FILE or --formula FORMULA")
+    if args.frames < 1:
+        raise InputError(f"--frames must be at least 1, got {args.frames}")
     if args.formula is not None:
         formula, values = args.formula, feat.compositional_features(args.formula)
+    elif args.frames > 1 and not args.compositional:
+        frames = feat.read_frames(args.structure)
+        formula = frames[0].get_chemical_formula()
+        values = feat.trajectory_features(frames, n_samples=args.frames, mode=args.mode)
     else:
         atoms = feat.read_structure(args.structure)
         formula = atoms.get_chemical_formula()
@@ -563,6 +611,9 @@ def _cmd_evaluate(args):
 
     table = _training_table(args)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    absent = sorted(set(args.curves) - set(table["formula"]))
+    if absent:
+        raise AmorphDBError(f"--curves: {', '.join(absent)} not in the training table")
     ev = evaluate(table, kinds, seed=args.seed, n_members=args.n_members, n_bootstrap=args.n_bootstrap)
     paths = write_evaluation(ev, table, args.out, seed=args.seed, curves=args.curves,
                              n_members=args.n_members, n_bootstrap=args.n_bootstrap)

@@ -44,11 +44,16 @@ class Engine:
 
 
 def _device(device: str | None) -> str:
-    if device:
-        return device
+    """``device`` checked against what torch sees (``cpu``, ``cuda``, ``cuda:N``); default: the GPU if any."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not device:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
+        raise EngineError(f"unknown device {device!r}: use cpu or cuda (cuda:N for the N-th GPU)")
+    if device != "cpu" and not torch.cuda.is_available():
+        raise EngineError(f"device {device} asked for, but torch sees no GPU here: use --device cpu or leave it out")
+    return device
 
 
 def _pkg_version(dist: str) -> str:

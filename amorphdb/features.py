@@ -306,13 +306,23 @@ def _as_atoms(structure: Structure | Atoms) -> Atoms:
 
 def read_structure(path: str | os.PathLike) -> Atoms:
     """One structure from a file ASE or pymatgen reads (CIF, POSCAR, extxyz, ...; the last frame of a trajectory)."""
+    return _read(path, -1)
+
+
+def read_frames(path: str | os.PathLike) -> list[Atoms]:
+    """Every frame of a file ASE reads (a trajectory), or the one structure of a file pymatgen reads."""
+    frames = _read(path, ":")
+    return frames if isinstance(frames, list) else [frames]
+
+
+def _read(path: str | os.PathLike, index: int | str) -> Atoms | list[Atoms]:
     import ase.io
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"structure file {path} does not exist")
     try:
-        return ase.io.read(path)  # the last frame of a multi-frame file
+        return ase.io.read(path, index=index)
     except Exception as ase_exc:  # ASE raises many types for unknown or malformed files
         try:
             return _as_atoms(Structure.from_file(path))

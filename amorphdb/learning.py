@@ -673,6 +673,9 @@ def evaluate(table: pd.DataFrame, kinds: Sequence[str] = MODEL_KINDS, seed: int 
     - ``grouped-cv``: composition-grouped 5-fold CV on all rows (no formula on both sides);
     - ``loto-<T>`` and ``loto``: leave one temperature out, train on the others, per T and pooled.
     """
+    unknown = [k for k in kinds if k not in MODEL_KINDS]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_KINDS)}")
     features = feature_columns(table)
     data = check_table(table, features, target=True)
     kw = dict(seed=seed, n_members=n_members, n_bootstrap=n_bootstrap)

@@ -26,7 +26,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.io.trajectory import Trajectory
 from ase.md.nose_hoover_chain import NoseHooverChainNVT
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
 
@@ -147,7 +147,7 @@ def run_nvt(
     """
     if not temperature > 0 or not math.isfinite(temperature):
         raise InputError(f"temperature must be positive, got {temperature} K")
-    if n_steps < 2 or timestep <= 0 or frame_interval < 1:
+    if n_steps < 2 or not 0 < timestep < math.inf or frame_interval < 1:
         raise InputError(f"need at least 2 steps, a positive timestep and frame interval "
                          f"(got {n_steps}, {timestep} fs, {frame_interval})")
     traj_path, ckpt_path, result_path = run_files(path)
@@ -167,8 +167,7 @@ def run_nvt(
     state = _load_checkpoint(ckpt_path, atoms, params, traj_path, stage)
     if state is None:
         start, n_frames = 0, 0
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, force_temp=True,
-                                     rng=np.random.default_rng(seed))
+        thermalize_momenta(atoms, temperature, exact_temperature=True, rng=np.random.default_rng(seed))
         Stationary(atoms)
         traj_path.unlink(missing_ok=True)
     else:

@@ -122,13 +122,17 @@ def plot_rdf(rdfs: dict, path, title: str = "") -> str:
 # --- learning and trends ---------------------------------------------------------------------------
 def plot_parity(train: tuple, test: tuple, path, title: str = "", log: bool = True) -> str:
     """Predicted against true D (cm²/s) with one-sigma error bars; ``train`` and ``test`` are
-    ``(D_true, D_pred, D_err)`` arrays (``D_err`` may hold NaN). Log axes by default."""
+    ``(D_true, D_pred, D_err)`` arrays (``D_err`` may hold NaN). Log axes by default, where the bars run from
+    D·exp(−D_err/D) to D·exp(D_err/D) (the one-sigma range in ln D, which a symmetric bar would cut at zero)."""
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
     for (true, pred, err), label, color in ((train, "train", "C0"), (test, "test", "C3")):
         true, pred = np.asarray(true, float), np.asarray(pred, float)
         yerr = None if err is None or not np.isfinite(err).any() else np.nan_to_num(np.asarray(err, float))
+        if yerr is not None and log:
+            rel = yerr / pred
+            yerr = np.vstack([pred * (1 - np.exp(-rel)), pred * (np.exp(rel) - 1)])
         ax.errorbar(true, pred, yerr=yerr, fmt="o", ms=3, color=color, ecolor=color, elinewidth=0.6,
                     alpha=0.6, label=f"{label} ({len(true)})")
     values = np.concatenate([np.asarray(train[0], float), np.asarray(test[0], float)])
@@ -169,7 +173,7 @@ def plot_shap_summary(shap_values, features, path, title: str = "", top: int = 1
     return _save_png(fig, path, dpi=110)
 
 
-def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, model_err, path,
+def plot_arrhenius_model(title: str, temperature, D, D_err, model_T, model_D, model_err, path,
                          data_label: str = "data") -> str:
     """One composition: D (cm²/s) against 1000/T (K⁻¹), data with error bars and the model with its
     one-sigma band (``model_err`` in ln D)."""
@@ -186,7 +190,7 @@ def plot_arrhenius_model(formula: str, temperature, D, D_err, model_T, model_D, 
     ax.set_yscale("log")
     ax.set_xlabel("1000/T (1/K)")
     ax.set_ylabel("D (cm²/s)")
-    ax.set_title(formula, fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     return _save_png(fig, path, dpi=110)
 

@@ -82,19 +82,28 @@ class ProtocolSettings:
 
     def validate(self) -> ProtocolSettings:
         """Raise :class:`InputError` for a setting no run can use; return ``self``."""
+        def positive(*values: float) -> bool:  # finite and > 0 (NaN and inf fail)
+            return all(0 < v < math.inf for v in values)
+
+        temperatures = (self.melt_temperature, *self.temperatures)
         checks = [
             (self.atoms >= 1, f"atoms must be at least 1, got {self.atoms}"),
-            (min((self.melt_temperature, *self.temperatures)) > 0, "temperatures must be positive (K)"),
+            (positive(*temperatures), f"temperatures must be positive and finite (K), got {list(temperatures)}"),
+            (len(set(temperatures)) == len(temperatures),
+             f"quench temperatures must be distinct and differ from the melt temperature, got {list(temperatures)}"),
             (min(self.volume_steps, self.check_steps, self.production_steps) >= 2, "runs need at least 2 steps"),
-            (self.timestep > 0 and self.tdamp > 0, "timestep and tdamp must be positive (fs)"),
+            (positive(self.timestep, self.tdamp), "timestep and tdamp must be positive (fs)"),
             (self.frame_interval >= 1 and self.checkpoint_interval >= 1, "frame and checkpoint intervals must be >= 1"),
-            (len(set(self.scales)) >= 2 and min(self.scales) > 0, "need at least two distinct positive volume scales"),
+            (len(set(self.scales)) >= 2 and positive(*self.scales), "need at least two distinct positive volume scales"),
             (self.pressure_convention in ("virial", "total"), "pressure convention must be 'virial' or 'total'"),
-            (self.pressure_tolerance > 0 and self.energy_tolerance > 0, "convergence tolerances must be positive"),
-            (self.rescale_beta > 0, "rescale beta must be positive (1/bar)"),
+            (positive(self.pressure_tolerance, self.energy_tolerance), "convergence tolerances must be positive"),
+            (positive(self.rescale_beta), "rescale beta must be positive (1/bar)"),
             (min(self.max_rescales, self.max_energy_reruns, self.max_eos_extensions) >= 0,
              "iteration caps must not be negative"),
-            (self.density is None or self.density > 0, f"density must be positive, got {self.density}"),
+            (self.density is None or positive(self.density), f"density must be positive, got {self.density}"),
+            (positive(self.packing_tolerance), f"packing tolerance must be positive (Å), got {self.packing_tolerance}"),
+            (positive(self.max_temperature_factor) and self.min_distance >= 0,
+             "blow-up bounds: the temperature factor must be positive, the minimum distance not negative"),
             (self.analysis_frames >= 1, "analysis frames must be at least 1"),
         ]
         for ok, message in checks:
@@ -209,7 +218,9 @@ class ProtocolResult:
             flag = ("yes" if d["diffusive"] else "no") if d else "-"
             lines.append(f"{t.temperature:>8.0f} {t.production.density:>16.3f} {dtext:>26}  {flag}")
         fit = self.arrhenius.get(species)
-        if fit is not None:
+        if not any(t.diffusion for t in self.temperatures):
+            lines.append(f"Ea({species}): not computed (no diffusion analysis)")
+        elif fit is not None:
             err = f" ± {fit.Ea_err:.3f}" if fit.Ea_err is not None and math.isfinite(fit.Ea_err) else ""
             lines.append(f"Ea({species}) = {fit.Ea:.3f}{err} eV ({fit.t_min:.0f}-{fit.t_max:.0f} K)")
         else:
@@ -263,14 +274,22 @@ class RunContext:
                              max_temperature_factor=s.max_temperature_factor, start_temperature=start_temperature,
                              min_distance=s.min_distance,
                              progress=self.progress)
-        except MDError as exc:
-            self.db.update_run(run_id, status="failed", message=str(exc))
+        except Exception as exc:  # MDError, or a calculator failing in its own way: the row must not stay "running"
+            text = str(exc) if isinstance(exc, MDError) else (
+                f"T={temperature:g} K {stage} {iteration}{label}: {type(exc).__name__}: {exc}")
+            self.db.update_run(run_id, status="failed", message=text.splitlines()[0])
             raise
+        # the final structure first, "done" last: a kill between the two leaves the run to be finished again
+        self.db.add_structure(run_id, AseAtomsAdaptor.get_structure(last_frame(result)))
         self.db.update_run(run_id, status="done", volume=result.volume, density=result.density,
                            energy=result.energy, pressure=result.pressure(s.pressure_convention),
                            trajectory_sha256=result.sha256, message=None)
-        self.db.add_structure(run_id, AseAtomsAdaptor.get_structure(last_frame(result)))
         return result, run_id
+
+    def fail(self, run_id: int, error: ConvergenceError) -> ConvergenceError:
+        """Mark the run where the volume search stopped as failed with ``error``'s message; return ``error``."""
+        self.db.update_run(run_id, status="failed", message=str(error))
+        return error
 
 
 def last_frame(result: MDResult) -> Atoms:
@@ -300,16 +319,19 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
     explored range, one more run is added beyond its edge (at most ``max_eos_extensions``). The first check
     starts from the last frame of the EOS run nearest to that volume, scaled to it. ``start_temperature``: the
     temperature ``start`` comes from (the melt, for a quench).
-    Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure.
+    Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
+    pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
     s = ctx.settings
     v_start = start.get_volume()
     runs: list[MDResult] = []
+    run_ids: list[int] = []
 
     def eos_run(origin: Atoms, volume: float, label: str, origin_temperature: float | None = None) -> None:
-        result, _ = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label,
-                           start_temperature=origin_temperature)
+        result, run_id = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label,
+                                start_temperature=origin_temperature)
         runs.append(result)
+        run_ids.append(run_id)
         log.info("T=%g K volume %s: V=%.1f Å3, P=%.1f kbar, E=%.4f eV/atom", temperature, label.strip("/"),
                  result.volume, result.pressure(s.pressure_convention), result.energy)
 
@@ -322,7 +344,10 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
         if min(pressures) > 0 or max(pressures) < 0:  # zero pressure not bracketed: look beyond the edge
             v0, how = (hi * step if min(pressures) > 0 else lo / step), "bracketing"
         else:
-            v0, how = fit_zero_pressure_volume(volumes, pressures)
+            try:
+                v0, how = fit_zero_pressure_volume(volumes, pressures)
+            except ConvergenceError as exc:
+                raise ctx.fail(run_ids[-1], ConvergenceError(f"T={temperature:g} K volume search: {exc}")) from None
         if lo <= v0 <= hi or extension == s.max_eos_extensions:
             break
         target = min(max(v0, lo / step), hi * step)
@@ -332,7 +357,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
     atoms = _scaled(last_frame(_nearest(runs, v0)), v0)
     rescales = reruns = 0
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
-        check, _ = ctx.md(atoms, temperature, "check", iteration, s.check_steps)
+        check, check_id = ctx.md(atoms, temperature, "check", iteration, s.check_steps)
         pressure, drift = check.pressure(s.pressure_convention), check.energy_drift
         p_ok, e_ok = abs(pressure) < s.pressure_tolerance, drift < s.energy_tolerance
         log.info("T=%g K check %d: V=%.1f Å3 (%.3f g/cm3), P=%.1f kbar%s, energy drift %.2g%s", temperature,
@@ -344,8 +369,10 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
         if not p_ok:
             rescales += 1
             if rescales > s.max_rescales:
-                raise ConvergenceError(f"T={temperature:g} K: pressure {pressure:.1f} kbar still above "
-                                       f"{s.pressure_tolerance:g} kbar after {s.max_rescales} volume rescales")
+                raise ctx.fail(check_id, ConvergenceError(
+                    f"T={temperature:g} K volume search: |P| = {abs(pressure):.1f} kbar is still above "
+                    f"{s.pressure_tolerance:g} kbar after {s.max_rescales} volume rescales (the cap, --max-rescales); "
+                    "no production run"))
             atoms = _scaled(atoms, atoms.get_volume() * math.exp(s.rescale_beta * pressure * 1000.0))  # kbar → bar
         else:
             reruns += 1
@@ -430,9 +457,10 @@ def _initial_atoms(composition, settings: ProtocolSettings, work: Path) -> Atoms
 
 
 def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, Any]]:
-    """D per species, partial RDFs and features of a production run, stored once (cached in a JSON file)."""
+    """D per species, partial RDFs and features of a production run, stored once (cached in a JSON file, which
+    counts only while this database holds the run's features, stored last)."""
     cache = Path(result.production.path).with_suffix(".analysis.json")
-    if cache.exists():
+    if cache.exists() and ctx.db.features(result.run_id):
         return json.loads(cache.read_text())
     from .diffusion import diffusion_from_trajectory
     from .features import trajectory_features
@@ -457,7 +485,9 @@ def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, 
                                                            temperature=result.temperature))
     log.info("T=%g K analysis: %s", result.temperature,
              ", ".join(f"D({k})={v['D']:.2e} cm2/s" for k, v in out.items()))
-    cache.write_text(json.dumps(out))
+    tmp = cache.with_name(cache.name + ".tmp")  # atomic: a kill never leaves half a file
+    tmp.write_text(json.dumps(out))
+    os.replace(tmp, cache)
     return out
 
 

@@ -85,7 +85,7 @@ def partial_rdfs(
     or a :class:`~amorphdb.diffusion.Trajectory`. Grid r = 0, dr, …, r_max (Å); ``sigma`` (Å) the Gaussian
     smoothing (0: none); at most ``max_frames`` evenly spaced frames are used.
     """
-    traj = trajectory if isinstance(trajectory, Trajectory) else read_trajectory(trajectory)
+    traj = read_trajectory(trajectory)
     if r_max <= 0 or dr <= 0 or sigma < 0 or max_frames < 1:
         raise InputError("RDF needs r_max > 0, dr > 0, sigma ≥ 0 and max_frames ≥ 1")
     n_grid = int(round(r_max / dr))

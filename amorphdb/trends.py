@@ -24,7 +24,7 @@ import pandas as pd
 from pymatgen.core import Composition, Element
 
 from .errors import InputError
-from .learning import D_UNIT, TARGET, feature_columns
+from .learning import D_UNIT, TARGET, check_table, feature_columns
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +106,13 @@ def report(table: pd.DataFrame, out_dir: str | Path, temperature: float | None =
 
     ``temperature`` (K) is the one of the D distributions (default: the temperature most compositions have,
     the highest on a tie); anions with fewer than ``min_count`` compositions are left out of the box plots.
+    A missing or non-numeric D, temperature or feature raises :class:`InputError` naming the row and column.
     """
     from . import plots
 
     if len(table) == 0:
         raise InputError("the table is empty: nothing to report")
+    table = check_table(table, feature_columns(table), target=True)  # one-line errors naming row and column
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if temperature is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from ase import units
 from ase.md.nose_hoover_chain import NoseHooverChainNVT
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from amorphdb.composition import scale_composition
@@ -34,7 +34,7 @@ def bare_loop(atoms, calculator, n_steps: int, temperature: float) -> float:
     """Seconds per step of a plain ASE NVT loop."""
     atoms = atoms.copy()
     atoms.calc = calculator
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, force_temp=True, rng=np.random.default_rng(0))
+    thermalize_momenta(atoms, temperature, exact_temperature=True, rng=np.random.default_rng(0))
     Stationary(atoms)
     dyn = NoseHooverChainNVT(atoms, timestep=2.0 * units.fs, temperature_K=temperature, tdamp=200 * units.fs)
     start = time.perf_counter()

@@ -563,7 +563,7 @@ def test_cli_tour(tmp_path, small_paper, capsys):
     assert main(["show", formula, "--json", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out)["formula"] == formula
     # a composition with RDFs only: show names the pairs of each source; no "None" cells in tables
-    rdf_formula = sorted((small_paper / "rdf").glob("DFT_RDF_*.csv"))[0].stem.split("_RDF_")[1]
+    rdf_formula = min((small_paper / "rdf").glob("DFT_RDF_*.csv")).stem.split("_RDF_")[1]
     pairs = ", ".join(pd.read_csv(small_paper / "rdf" / f"DFT_RDF_{rdf_formula}.csv", index_col=0).columns.drop("r"))
     assert main(["show", rdf_formula, "--db", url]) == 0
     out = capsys.readouterr().out

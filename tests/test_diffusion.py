@@ -289,7 +289,8 @@ def test_cli_arrhenius_reads_the_database_fits_stores_and_plots(tmp_path, capsys
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     db = Database(url)
     for T, rel in [(1000, 0.2), (1500, 0.1), (2000, 0.08), (2500, 0.05)]:
-        run = db.add_run("Li3PS4", source="mlip-chgnet", temperature=T, stage="production", key=f"prod-{T}")
+        run = db.add_run("Li3PS4", source="mlip-chgnet", temperature=T, stage="production", key=f"prod-{T}",
+                         density=1.9 - T / 1e4)
         D = 1e-3 * np.exp(-0.3 / (KB_EV * T))
         db.add_diffusivity(run, "Li", D, rel * D, "GLS", diffusive=True)
     cold = db.add_run("Li3PS4", source="mlip-chgnet", temperature=600, stage="production", key="prod-600")
@@ -304,3 +305,13 @@ def test_cli_arrhenius_reads_the_database_fits_stores_and_plots(tmp_path, capsys
     assert len(stored) == 1 and stored["Ea"][0] == pytest.approx(0.3, rel=1e-6)
     assert stored["t_min"][0] == 1000 and stored["t_max"][0] == 2500
     assert main(["arrhenius", "Li3PS4", "--db", url, "--source", "paper-aimd"]) == 2
+    capsys.readouterr()
+    assert main(["arrhenius", "Li3PS4", "--db", url, "--charge", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # 3 Li per Li3PS4 (215.3 g/mol) at the 1000 K run's 1.8 g/cm³, constants typed by hand
+    n_li = 1.8 / (3 * 6.941 + 30.973762 + 4 * 32.065) * 6.02214076e23 * 3  # per cm³
+    expected = n_li * 1.602176634e-19**2 * data["D_300K"] / (1.380649e-23 * 300)
+    assert data["sigma_300K"] == pytest.approx(expected, rel=1e-3) and data["sigma_density"] == pytest.approx(1.8)
+    assert data["sigma_300K_1sigma"][0] < data["sigma_300K"] < data["sigma_300K_1sigma"][1]
+    assert main(["arrhenius", "Li3PS4", "--db", url, "--charge", "1"]) == 0
+    assert "sigma(300 K) = " in capsys.readouterr().out

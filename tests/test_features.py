@@ -202,6 +202,11 @@ def test_cli_structure_file_and_formula(tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"AAV{' ' * 27} {4.2**3 / 8:.10g}" in text  # the last frame
     assert "# B, G, E_coh from" in text
+    assert main(["features", str(traj), "--frames", "2", "--json"]) == 0  # mean over both frames
+    out = json.loads(capsys.readouterr().out)
+    assert out["AAV"] == pytest.approx((4.0**3 + 4.2**3) / 16)
+    assert main(["features", str(traj), "--frames", "0"]) == 2
+    assert "--frames" in capsys.readouterr().err
     assert main(["features", "--formula", "Li3PS4", "--compositional", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == set(feat.COMPOSITIONAL_COLUMNS) | {"element_data"}

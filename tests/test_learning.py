@@ -90,7 +90,7 @@ def test_arrhenius_model_recovers_planted_prefactor_and_activation_energy():
     np.testing.assert_allclose(slope, -model.arrhenius(one)[1][0], rtol=1e-9)
 
 
-def test_sisso_chooses_its_dimension_by_grouped_cv():
+def test_sisso_chooses_its_dimension_by_grouped_cv(tmp_path, capsys):
     """ln D = -4 + 0.5 x1 - 0.3/(kB T) + noise: training RMSE keeps falling up to max_dim, grouped CV stops at 2."""
     rng = np.random.default_rng(5)
     x = rng.normal(size=(30, 3))
@@ -110,6 +110,15 @@ def test_sisso_chooses_its_dimension_by_grouped_cv():
     assert fixed.summary()["equations"][0]["rmse_grouped_cv"] == fixed.rmse
     with pytest.raises(InputError, match="between 1 and max_dim=4"):
         L.SISSOModel(max_dim=4, dim=5)
+    # the CLI: every dimension's equation printed, the chosen one marked, the choice saved in the metadata
+    table.to_csv(tmp_path / "t.csv", index=False)
+    args = ["train", "--data", str(tmp_path / "t.csv"), "--no-cv", "--out", str(tmp_path / "s.joblib")]
+    assert main([*args, "--model", "sisso", "--max-dim", "3", "--n-sis", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "*2-D" in out and " 3-D" in out and " 1-D" in out
+    assert L.load_model(tmp_path / "s.joblib").metadata["sisso"]["dim"] == 2
+    assert main([*args, "--model", "rf", "--dim", "2"]) == 2
+    assert "apply to --model sisso only" in capsys.readouterr().err
 
 
 def test_monotone_gbm_never_lowers_d_when_t_rises(small):
@@ -180,6 +189,8 @@ def test_evaluate_scores_every_model_on_the_same_folds(small):
     assert paper["rmse_lnD"] == pytest.approx(rmse_all)
     md = L.scores_markdown(ev.scores)
     assert "| rf |" in md and "1000 K" in md
+    with pytest.raises(InputError, match="unknown model.*foo"):
+        L.evaluate(small, ["rf", "foo"])
 
 
 def test_cli_train_predict_and_bad_rows(small, tmp_path, capsys):
@@ -199,6 +210,8 @@ def test_cli_train_predict_and_bad_rows(small, tmp_path, capsys):
     bad.to_csv(data, index=False)
     assert main(["predict", "--model", str(model), "--data", str(data)]) == 2
     assert "row 7" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(data), "--models", "rf", "--curves", "LiXx"]) == 2
+    assert "LiXx not in the training table" in capsys.readouterr().err
 
 
 def test_train_from_the_database_records_the_model(small, tmp_path, capsys):
@@ -217,6 +230,8 @@ def test_train_from_the_database_records_the_model(small, tmp_path, capsys):
     assert main(["train", "--db", url, "--source", "test-aimd", "--model", "sisso-paper", "--out", str(model)]) == 0
     info = Database(url).model("m")
     assert info is not None and info.kind == "sisso-paper" and info.metadata["n_rows"] == 60
+    assert main(["train", "--db", url, "--source", "nowhere", "--model", "rf", "--out", str(model)]) == 2
+    assert "no database rows with source 'nowhere'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from ase.eos import EquationOfState
 
 from amorphdb.cli import _RUN_NUMBERS, build_parser
 from amorphdb.database import Database
-from amorphdb.engines import load_engine
+from amorphdb.engines import Engine, load_engine
 from amorphdb.errors import ConvergenceError, EngineError, InputError, MDError
 from amorphdb.protocol import (
     PRESETS,
@@ -77,6 +77,13 @@ def test_presets_and_overrides():
     ("quick", {"atom": 3}, "unknown setting"),
     ("quick", {"atoms": 0}, "atoms must be at least 1"),
     ("quick", {"temperatures": [-100]}, "temperatures must be positive"),
+    ("quick", {"temperatures": [float("nan")]}, "temperatures must be positive and finite"),
+    ("quick", {"melt_temperature": float("inf")}, "temperatures must be positive and finite"),
+    ("quick", {"temperatures": [1000, 1000]}, "must be distinct"),
+    ("quick", {"temperatures": [5000]}, "differ from the melt temperature"),
+    ("quick", {"timestep": float("nan")}, "timestep"),
+    ("quick", {"density": float("nan")}, "density must be positive"),
+    ("quick", {"packing_tolerance": 0.0}, "packing tolerance"),
     ("quick", {"timestep": 0}, "timestep"),
     ("quick", {"scales": [1.0]}, "volume scales"),
     ("quick", {"pressure_convention": "kinetic"}, "pressure convention"),
@@ -120,6 +127,57 @@ def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path, db):
     # at 50 K the thermal expansion is ~0.2 %; 5 kbar is 0.4 % of volume for B = 134 GPa
     assert check.volume / len(start) == pytest.approx(v_eq, rel=0.007)
     assert rescales <= 3
+
+
+@pytest.mark.slow
+def test_total_pressure_convention_drives_the_total_pressure_to_zero(tmp_path, db):
+    # copper at 1000 K: the kinetic term N kB T / V is ~11 kbar, more than twice the tolerance, so the virial
+    # pressure of a search converged in the total convention is clearly negative
+    settings = settings_for("quick", volume_steps=100, check_steps=100, pressure_tolerance=5.0, energy_tolerance=0.05,
+                            tdamp=50.0, max_rescales=14, scales=(0.97, 1.0, 1.03), pressure_convention="total")
+    ctx = RunContext("Cu", "mlip-emt", load_engine(EMT_SPEC), settings, tmp_path, db, progress=False)
+    check, _, _ = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3), 1000.0)
+    kinetic = check.pressure_total - check.pressure_virial
+    assert kinetic > 2 * settings.pressure_tolerance
+    assert abs(check.pressure_total) < settings.pressure_tolerance
+    assert check.pressure_virial < -(kinetic - settings.pressure_tolerance)
+    stored = [r for r in db.show("Cu")["runs"] if r["stage"] == "check" and r["energy"] == check.energy]
+    assert len(stored) == 1 and stored[0]["pressure"] == pytest.approx(check.pressure_total)  # the one searched on
+
+
+def test_energy_rerun_cap_goes_on_to_production(tmp_path, db, caplog):
+    # a pressure tolerance nothing fails and an energy tolerance everything fails: only energy reruns
+    settings = settings_for("quick", volume_steps=20, check_steps=20, pressure_tolerance=1e6, energy_tolerance=1e-12,
+                            max_energy_reruns=2)
+    ctx = RunContext("Cu", "mlip-emt", load_engine(EMT_SPEC), settings, tmp_path, db, progress=False)
+    check, rescales, reruns = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+    assert (rescales, reruns) == (0, 2)
+    checks = [r for r in db.show("Cu")["runs"] if r["stage"] == "check"]
+    assert len(checks) == 3 and all(r["status"] == "done" for r in checks)
+    assert check.volume == pytest.approx(checks[0]["volume"])  # energy reruns do not rescale
+    assert "still above 1e-12 after 2 reruns; going on to production" in caplog.text
+
+
+def test_rescale_cap_fails_clearly_and_marks_the_run(tmp_path, capsys):
+    from amorphdb.cli import main
+
+    db_path = tmp_path / "db.sqlite"
+    args = ["run", "Cu", "--engine", EMT_SPEC, "--db", str(db_path), "--workdir", str(tmp_path / "w"), "--no-progress",
+            "--atoms", "32", "--melt-temperature", "2000", "--temperatures", "1400", "--volume-steps", "40",
+            "--check-steps", "40", "--pressure-tolerance", "0.001", "--energy-tolerance", "1", "--max-rescales", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("amorphdb: error: T=2000 K volume search: |P| = ")
+    assert "after 1 volume rescales (the cap, --max-rescales); no production run" in err[-1]
+    runs = Database(db_path).show("Cu")["runs"]
+    assert not [r for r in runs if r["stage"] == "production" or r["temperature"] == 1400.0]
+    failed = [r for r in runs if r["status"] == "failed"]
+    assert [r["key"].split("/", 1)[1] for r in failed] == ["T2000/check/1"]
+    assert failed[0]["message"] == err[-1].removeprefix("amorphdb: error: ")
+    # the same command again stops at the same place, with the same rows
+    assert main(args) == 2
+    assert [(r["key"], r["status"]) for r in Database(db_path).show("Cu")["runs"]] == [
+        (r["key"], r["status"]) for r in runs]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -172,6 +230,39 @@ def test_rerun_finds_everything_and_duplicates_nothing(reference):
     again = run("Cu", preset="quick", engine=EMT_SPEC, db=db, workdir=result.workdir.parent, progress=False, **CU)
     assert _rows(db) == before
     assert [t.production for t in again.temperatures] == [t.production for t in result.temperatures]
+
+
+@pytest.mark.slow
+def test_a_new_database_over_the_same_work_directory_gets_everything(reference, tmp_path):
+    result, db = reference
+    fresh = Database(tmp_path / "fresh.sqlite")
+    bare = run("Cu", preset="quick", engine=EMT_SPEC, db=fresh, workdir=result.workdir.parent, progress=False,
+               analyse=False, **CU)
+    assert "Ea(Cu): not computed (no diffusion analysis)" in bare.table()
+    assert _rows(fresh) == _rows(db)  # the finished MD runs are taken from their files, not run again
+    assert not any(r["diffusivity"] for r in fresh.show("Cu")["runs"])
+    again = run("Cu", preset="quick", engine=EMT_SPEC, db=fresh, workdir=result.workdir.parent, progress=False, **CU)
+    production = [r for r in fresh.show("Cu")["runs"] if r["stage"] == "production"]
+    assert len(production) == 2 and all("Cu" in r["diffusivity"] and r["features"] for r in production)
+    assert [t.diffusion for t in again.temperatures] == [t.diffusion for t in result.temperatures]
+
+
+def test_a_failing_calculator_marks_the_run_failed(tmp_path, db):
+    class LosesItsParameters(EMT):  # a calculator that breaks mid-run with an error of its own kind
+        calls = 0
+
+        def calculate(self, *args, **kwargs):
+            LosesItsParameters.calls += 1
+            if LosesItsParameters.calls > 30:
+                raise KeyError("parameters gone")
+            super().calculate(*args, **kwargs)
+
+    engine = Engine("flaky", "1", LosesItsParameters(), frozenset({"Cu"}))
+    with pytest.raises(KeyError):
+        run("Cu", engine=engine, db=db, workdir=tmp_path, progress=False, analyse=False, **CU)
+    runs = db.show("Cu")["runs"]
+    assert [r["status"] for r in runs] == ["failed"]
+    assert runs[0]["message"] == "T=2000 K volume 0/x0.8: KeyError: 'parameters gone'"
 
 
 def _cli(db: Path, work: Path) -> list[str]:

@@ -210,3 +210,23 @@ def test_cli_rdf_and_rdf_compare(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(1 pairs)" in out and "only in the reference: Na-Na, Na-Cl" in out
     assert "only in the candidate: Li-Li, Li-Cl" in out
+
+
+def test_cli_rdf_compare_two_sources_of_the_database(tmp_path, capsys):
+    from amorphdb.database import Database
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db = Database(url)
+    nacl = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    hot = nacl.copy()
+    hot.positions += np.random.default_rng(2).normal(0, 0.2, hot.positions.shape)
+    for source, atoms in (("dft", nacl), ("mlip", hot)):
+        run = db.add_run("NaCl", source=source, temperature=1000, stage="production", key="prod")
+        db.add_rdf(run, partial_rdfs(atoms))
+    png = tmp_path / "both.png"
+    assert main(["rdf-compare", "dft", "mlip", "--formula", "NaCl", "--db", url, "--json", "--plot", str(png)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["r2"] == pytest.approx(rdf_r2(partial_rdfs(nacl), partial_rdfs(hot)))
+    assert png.stat().st_size > 10_000
+    assert main(["rdf-compare", "dft", "mlip", "--formula", "NaCl", "--temperature", "1500", "--db", url]) == 2
+    assert "no RDF of NaCl from source 'dft' at 1500 K" in capsys.readouterr().err

@@ -50,6 +50,12 @@ def test_report_recovers_planted_activation_energies_and_correlations(tmp_path):
         assert paths[name].stat().st_size > 1000
     with pytest.raises(InputError, match="no composition has data at 3000 K"):
         trends.report(table, tmp_path, temperature=3000)
+    with pytest.raises(InputError, match="lacks the column"):
+        trends.report(table.drop(columns=TARGET), tmp_path)
+    bad = table.astype({"AAV": object})
+    bad.loc[5, "AAV"] = "x"
+    with pytest.raises(InputError, match=r"row 6 \(LiCl\), column 'AAV'"):
+        trends.report(bad, tmp_path)
 
 
 def test_report_on_the_papers_table(paper_dir, tmp_path, capsys):
