@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     # analysis: diffusion and RDFs
     **{name: "diffusion" for name in (
         "diffusivity", "diffusion_from_trajectory", "DiffusionResult", "msd_fft", "arrhenius_fit",
-        "ArrheniusResult", "extrapolate", "conductivity", "read_trajectory", "Trajectory")},
+        "ArrheniusResult", "extrapolate", "conductivity", "conductivities", "parse_charges", "read_trajectory", "Trajectory")},
     **{name: "rdf" for name in (
         "partial_rdfs", "read_rdf_csv", "validate_rdf", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
     **{name: "plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     **{name: "features" for name in (
         "FEATURE_COLUMNS", "STRUCTURAL_COLUMNS", "COMPOSITIONAL_COLUMNS", "compositional_features",
         "structural_features", "trajectory_features", "element_data_sources",
-        "load_element_table", "read_structure")},
+        "load_element_table", "read_structure", "read_frames")},
     # database
     "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
     "paper_density": "database",

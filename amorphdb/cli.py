@@ -578,7 +578,7 @@ def _cmd_predict(args):
         result = predict_formula(args.formula, args.temperatures, model, engine=args.engine, preset=args.preset,
                                  db=_database(args), workdir=args.workdir, device=args.device)
         print(result.text())
-        table = result.table
+        table = result.table.assign(formula=result.formula)[["formula", *result.table.columns]]
         if args.plot:
             from .plots import plot_arrhenius_model
 

@@ -64,9 +64,9 @@ def _pkg_version(dist: str) -> str:
 
 
 def _chgnet(device: str | None) -> Engine:
+    dev = _device(device)
     from chgnet.model.dynamics import CHGNetCalculator
 
-    dev = _device(device)
     calc = CHGNetCalculator(use_device=dev, on_isolated_atoms="ignore")
     n_el = calc.model.atom_embedding.embedding.num_embeddings  # elements 1..94
     model_version = getattr(calc.model, "version", None) or "?"
@@ -75,9 +75,9 @@ def _chgnet(device: str | None) -> Engine:
 
 
 def _sevennet(device: str | None) -> Engine:
+    dev = _device(device)
     from sevenn.calculator import SevenNetCalculator
 
-    dev = _device(device)
     calc = SevenNetCalculator("7net-0", device=dev)
     covered = frozenset(chemical_symbols[z] for z in calc.type_map)
     return Engine("sevennet", f"{_pkg_version('sevenn')} (model 7net-0)", calc, covered, dev)

@@ -801,8 +801,8 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
     from .protocol import run
 
     temps = [float(t) for t in temperatures]
-    if not temps:
-        raise InputError("give at least one temperature (K)")
+    if not temps or min(temps) <= 0:
+        raise InputError(f"give one or more positive temperatures (K), got {temps}")
     db = db if isinstance(db, Database) else Database(db)
     result = run(formula, preset=preset, engine=engine, temperatures=temps, db=db, workdir=workdir,
                  device=device, **protocol_options)

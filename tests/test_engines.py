@@ -32,6 +32,16 @@ def test_bad_engine_specs(spec, message):
         load_engine(spec)
 
 
+def test_bad_devices_are_refused_in_one_line():
+    import torch
+
+    with pytest.raises(EngineError, match="unknown device 'gpu'"):
+        load_engine("chgnet", device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(EngineError, match="torch sees no GPU"):
+            load_engine("chgnet", device="cuda")
+
+
 @pytest.mark.slow
 def test_chgnet_real_weights_on_a_tiny_cell(tmp_path):
     engine = load_engine("chgnet", device="cpu")

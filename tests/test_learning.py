@@ -172,6 +172,8 @@ def test_predict_names_the_bad_row_and_column(small, tmp_path):
     with pytest.raises(InputError, match="not an amorphdb model"):
         (tmp_path / "x.joblib").write_text("hello")
         L.load_model(tmp_path / "x.joblib")
+    with pytest.raises(InputError, match="positive temperatures"):  # checked before any MD starts
+        L.predict_formula("Li2O", [1500.0, -20.0], trained, db=f"sqlite:///{tmp_path / 'db.sqlite'}")
 
 
 def test_evaluate_scores_every_model_on_the_same_folds(small):

@@ -4,6 +4,7 @@ blow-ups stop with an error naming the stage."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,9 +51,14 @@ def test_positions_are_unwrapped(tmp_path):
     frac = pos / cell
     assert (frac < 0).any() or (frac >= 1).any()
     assert np.abs(np.diff(pos, axis=0)).max() < cell.min() / 4
+    # the centre-of-mass drift was removed at the start and stays removed
+    masses = frames[0].get_masses()
+    assert np.allclose(frames[-1].get_momenta().sum(axis=0), 0.0, atol=1e-8)
+    com = np.einsum("i,fij->fj", masses, pos) / masses.sum()
+    assert np.abs(com - com[0]).max() < 1e-6
 
 
-def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, caplog):
     kwargs = dict(temperature=900, n_steps=400, frame_interval=10, checkpoint_interval=20, seed=11, progress=False)
     reference = run_nvt(_copper(2), EMT(), path=tmp_path / "ref.traj", **kwargs)
 
@@ -73,7 +79,10 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
     proc.wait()
     assert ckpt.exists() and load_result(path) is None, "the run was not killed mid-way"
 
-    resumed = run_nvt(_copper(2), EMT(), path=path, **kwargs)
+    with caplog.at_level("INFO", logger="amorphdb.md"):
+        resumed = run_nvt(_copper(2), EMT(), path=path, **kwargs)
+    started = re.search(r"md: resuming at step (\d+) of 400", caplog.text)
+    assert started and int(started.group(1)) >= 20  # from the checkpoint, not from the start
     assert not ckpt.exists()
     a, b = read(reference.path, index=":"), read(resumed.path, index=":")
     assert len(a) == len(b) == 41

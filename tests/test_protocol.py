@@ -16,6 +16,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.eos import EquationOfState
+from ase.io import read
 
 from amorphdb.cli import _RUN_NUMBERS, build_parser
 from amorphdb.database import Database
@@ -28,6 +29,7 @@ from amorphdb.protocol import (
     birch_murnaghan_pressure,
     equilibrate,
     fit_zero_pressure_volume,
+    last_frame,
     run,
     settings_for,
 )
@@ -221,6 +223,11 @@ def test_protocol_stores_every_run_and_its_analysis(reference):
     d = result.temperatures[0].diffusion["Cu"]
     assert 1e-6 < d["D"] < 1e-3  # cm2/s: a liquid metal
     assert "T (K)" in result.table() and "D(Cu)" in result.table()
+    # the quench starts from the last melt frame, with fresh velocities at its own temperature
+    melt_end = last_frame(result.temperatures[0].production)
+    quench_start = read(Path(result.workdir) / "T1400" / "volume-0-x1.traj", index=0)
+    assert np.allclose(quench_start.positions, melt_end.positions) and np.allclose(quench_start.cell, melt_end.cell)
+    assert quench_start.get_temperature() == pytest.approx(1400.0)
 
 
 @pytest.mark.slow
@@ -292,6 +299,7 @@ def test_kill_9_then_the_same_command_resumes(reference, tmp_path):
     done = subprocess.run(_cli(db_path, work), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "T (K)" in done.stdout and "Ea(Cu)" in done.stdout
+    assert "T=2000 K production 0: resuming at step" in done.stderr  # from the periodic MD checkpoint
     resumed = _rows(Database(db_path))
     reference_rows = _rows(ref_db)
     assert resumed.keys() == reference_rows.keys()  # the same runs, none duplicated, none lost
