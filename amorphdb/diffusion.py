@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 KB_EV = constants.k / constants.e  # Boltzmann constant, eV/K
 A2_PER_PS_TO_CM2_PER_S = 1e-16 / 1e-12  # 1 Å²/ps = 1e-4 cm²/s
 METHOD = "GLS, kinisi-type MSD covariance"
+MIN_FRAMES = 20  # shortest trajectory (frames) that diffusivity() accepts
 
 
 @dataclass
@@ -282,8 +283,8 @@ def diffusivity(
     if not dt_ps or dt_ps <= 0:
         raise InputError(f"time between frames must be positive, got {dt_ps} ps")
     n_frames = x.shape[0]
-    if n_frames < 20:
-        raise InputError(f"a trajectory of {n_frames} frames is too short for diffusion (need at least 20)")
+    if n_frames < MIN_FRAMES:
+        raise InputError(f"a trajectory of {n_frames} frames is too short for diffusion (need at least {MIN_FRAMES})")
     length = (n_frames - 1) * dt_ps
     t0 = 0.1 * length if t_start is None else t_start
     t1 = 0.5 * length if t_end is None else t_end

@@ -41,6 +41,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from .composition import parse_formula, scale_composition
+from .diffusion import MIN_FRAMES
 from .engines import Engine, check_elements, load_engine
 from .errors import ConvergenceError, InputError, MDError
 from .md import MDResult, load_result, run_nvt
@@ -407,6 +408,11 @@ def run(formula: str, *, preset: str = "quick", engine: str | Engine = "chgnet",
     if temperatures is not None:
         overrides["temperatures"] = temperatures
     settings = settings_for(preset, **overrides)
+    production_frames = settings.production_steps // settings.frame_interval + 1
+    if analyse and production_frames < MIN_FRAMES:
+        raise InputError(f"a production run of {settings.production_steps} steps writes {production_frames} frames; "
+                         f"the diffusion analysis needs at least {MIN_FRAMES}: raise --production-steps, lower "
+                         f"--frame-interval, or pass --no-analysis")
     reduced = parse_formula(formula).reduced_formula
     composition = scale_composition(formula, settings.atoms, mode="nearest")
     eng = engine if isinstance(engine, Engine) else load_engine(engine, device=device)

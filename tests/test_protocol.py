@@ -336,6 +336,7 @@ def test_uncovered_element_is_refused_before_any_md(tmp_path, db):
     ("Li3PS4", {"atoms": 2}, InputError, "cannot be scaled"),
     ("Xx2O", {}, InputError, "formula|element"),
     ("Cu", {"density": 40.0}, InputError, "too high to pack"),
+    ("Cu", {"production_steps": 60, "frame_interval": 5}, InputError, "writes 13 frames; the diffusion analysis"),
 ])
 def test_absurd_inputs(tmp_path, db, formula, overrides, error, message):
     with pytest.raises(error, match=message):
