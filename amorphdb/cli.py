@@ -145,6 +145,9 @@ def _cmd_show(args):
                           "features": len(r["features"])} for r in info["runs"]])
     print(f"\nruns ({len(runs)}):")
     _print_table(runs)
+    for r in info["runs"]:
+        if r["status"] == "failed":
+            print(f"  failed: {r['source']} {r['key']}: {r.get('message') or '(no message)'}")
     print("\nArrhenius fits:")
     _print_table(pd.DataFrame(info["arrhenius"]), "(none)")
     features = pd.DataFrame({f"{r['source']} {r['temperature']:g} K": r["features"] for r in info["runs"]

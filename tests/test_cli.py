@@ -36,3 +36,13 @@ def test_user_error_is_one_line_exit_2(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["amorphdb: error: unknown element 'Xx' in formula 'Xx2O'"]
+
+
+def test_show_prints_why_a_run_failed(tmp_path, capsys):
+    from amorphdb.database import Database
+
+    url = str(tmp_path / "x.sqlite")
+    Database(url).add_run("Cu", source="mlip-emt", temperature=1000, stage="volume", key="k1", status="failed",
+                          message="T=1000 K volume 0/x0.8: MD blew up at step 1")
+    assert main(["show", "Cu", "--db", url]) == 0
+    assert "failed: mlip-emt k1: T=1000 K volume 0/x0.8: MD blew up at step 1" in capsys.readouterr().out
