@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from scipy.constants import physical_constants
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -60,6 +59,7 @@ from sqlalchemy.pool import StaticPool
 
 from .composition import parse_formula
 from .errors import DatabaseError, InputError
+from .units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ LOCK_TIMEOUT_S = 60.0  # how long a writer waits for another one (SQLite)
 PAPER_SOURCES = {"DFT": ("paper-aimd", "vasp"), "M3GNet": ("paper-m3gnet", "m3gnet")}
 PAPER_RDF_TEMPERATURE = 5000.0  # K: the paper's RDFs are averages over its 5000 K trajectories
 PAPER_TARGET = "diff_coeff_mul_thousand"  # the paper's table stores D in 1e-3 cm²/s
-AMU_PER_A3_IN_G_PER_CM3 = physical_constants["atomic mass constant"][0] * 1e3 / 1e-24  # 1.66054
 
 T = TypeVar("T")
 

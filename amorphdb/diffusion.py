@@ -66,11 +66,10 @@ from scipy import constants
 from scipy.optimize import curve_fit
 
 from .errors import InputError
+from .units import A2_PER_PS_IN_CM2_PER_S, KB_EV
 
 log = logging.getLogger(__name__)
 
-KB_EV = constants.k / constants.e  # Boltzmann constant, eV/K
-A2_PER_PS_TO_CM2_PER_S = 1e-16 / 1e-12  # 1 Å²/ps = 1e-4 cm²/s
 METHOD = "GLS, kinisi-type MSD covariance"
 MIN_FRAMES = 20  # shortest trajectory (frames) that diffusivity() accepts
 
@@ -342,8 +341,8 @@ def _fit_msd(species: str, x: np.ndarray, time: np.ndarray, msd: np.ndarray, lag
         model = np.clip(design @ beta, max(1e-12, 1e-3 * y.max()), None)
     beta_cov = np.linalg.inv(a.T @ a)
     slope, intercept = beta
-    D = slope / 6 * A2_PER_PS_TO_CM2_PER_S
-    D_err = float(np.sqrt(beta_cov[0, 0])) / 6 * A2_PER_PS_TO_CM2_PER_S
+    D = slope / 6 * A2_PER_PS_IN_CM2_PER_S
+    D_err = float(np.sqrt(beta_cov[0, 0])) / 6 * A2_PER_PS_IN_CM2_PER_S
     pos = y > 0
     loglog = float(np.polyfit(np.log(t[pos]), np.log(y[pos]), 1)[0]) if pos.sum() >= 3 else float("nan")
     reason = ""

@@ -64,10 +64,10 @@ from ase.data import covalent_radii
 from ase.data.cohesive_energies import cohesive_energy_kittel2005
 from pymatgen.core import Composition, Element, Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
-from scipy.constants import physical_constants
 
 from .composition import parse_formula
 from .errors import InputError
+from .units import AMU_PER_A3_IN_G_PER_CM3
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,6 @@ MODES = ("paper", "physical")
 ELEMENT_DATA_ENV = "AMORPHDB_ELEMENT_DATA"
 PUBLIC_SOURCE = "public (pymatgen/WebElements B, G; Kittel E_coh via ASE)"
 _SHARED_TABLE = Path("..") / "shared" / "data" / "paper" / "element_properties.csv"
-_AMU_PER_A3_IN_G_PER_CM3 = physical_constants["atomic mass constant"][0] * 1e3 / 1e-24
 
 
 # --------------------------------------------------------------------------------------------------
@@ -428,7 +427,7 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
         out["RNC"] = out["LNC"] / out["SNC"]
         out["RBI"] = out["LBI"] / out["SBI"]
     result = {c: float(out[c]) for c in STRUCTURAL_COLUMNS}
-    result["density"] = float(mass.sum() / volume * _AMU_PER_A3_IN_G_PER_CM3)
+    result["density"] = float(mass.sum() / volume * AMU_PER_A3_IN_G_PER_CM3)
     return result
 
 

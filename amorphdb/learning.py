@@ -41,13 +41,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.constants import physical_constants
 
 from .errors import InputError
+from .units import KB_EV
 
 log = logging.getLogger(__name__)
 
-KB_EV: float = physical_constants["Boltzmann constant in eV/K"][0]
 TARGET = "diff_coeff_mul_thousand"  # D in 1e-3 cm²/s
 D_UNIT = 1e-3  # cm²/s per unit of TARGET
 T_REF = 1750.0  # K, reference temperature of the Arrhenius model (middle of 1000–2500 K)

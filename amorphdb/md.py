@@ -31,13 +31,13 @@ from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
 
 from .errors import InputError, MDError
+from .units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
 
 #: eV/Å³ → kbar
 EV_A3_TO_KBAR = 10.0 / units.GPa
 #: amu/Å³ → g/cm³
-_AMU_A3_TO_G_CM3 = 1.66053906660
 #: columns of the per-step observables array
 _OBS = ("energy", "temperature", "pressure_virial", "pressure_total")
 _TRAJ_PROPERTIES = ["energy", "forces", "stress"]
@@ -219,7 +219,7 @@ def run_nvt(
     result = MDResult(
         stage=stage, temperature=float(temperature), n_atoms=n_atoms, n_steps=int(n_steps),
         timestep=float(timestep), volume=float(volume),
-        density=float(atoms.get_masses().sum() / volume * _AMU_A3_TO_G_CM3),
+        density=float(atoms.get_masses().sum() / volume * AMU_PER_A3_IN_G_PER_CM3),
         energy=float(second[:, 0].mean()), energy_first_half=float(first[:, 0].mean()),
         pressure_virial=float(second[:, 2].mean()), pressure_total=float(second[:, 3].mean()),
         temperature_mean=float(second[:, 1].mean()), n_frames=int(n_frames),

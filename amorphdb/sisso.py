@@ -38,14 +38,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.constants import physical_constants
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from .errors import InputError
+from .units import KB_EV
 
 log = logging.getLogger(__name__)
 
-KB_EV = physical_constants["Boltzmann constant in eV/K"][0]
 """Boltzmann constant (eV/K)."""
 
 INV_KBT = "1/kBT"
