@@ -231,7 +231,7 @@ def _cmd_run(args):
     start = time.perf_counter()
     result = run(args.formula, preset=args.preset, engine=args.engine, temperatures=args.temperatures,
                  db=_database(args), workdir=args.workdir, device=args.device, analyse=not args.no_analysis,
-                 progress=not args.no_progress, **{k: v for k, v in overrides.items() if v is not None})
+                 progress=not args.no_progress, **overrides)  # None: the preset's value (settings_for)
     print(result.table())
     print(f"work directory: {result.workdir}")
     print(f"wall time: {time.perf_counter() - start:.0f} s")
@@ -310,6 +310,7 @@ def _cmd_arrhenius(args):
 
     from .diffusion import arrhenius_fit, conductivity
     from .errors import InputError
+    from .structure import volume_for_density
 
     db = _database(args)
     info = db.show(args.formula)
@@ -343,7 +344,7 @@ def _cmd_arrhenius(args):
                              "the conductivity needs one")
         t_cold = min(densities)
         comp = Composition(info["formula"])
-        volume = float(comp.weight) / densities[t_cold] * 1.66053906660  # Å³ per formula unit (amu, g/cm³)
+        volume = volume_for_density(comp, densities[t_cold])  # Å³ per formula unit
         out.update({f"sigma_300K{k}": conductivity(v, 300.0, comp[args.species], volume, args.charge) for k, v in
                     (("", out["D_300K"]), ("_err", out["D_300K_err"]), ("_1sigma", out["D_300K_1sigma"]))},
                    sigma_density=densities[t_cold], sigma_density_temperature=t_cold)
@@ -408,7 +409,7 @@ def _cmd_rdf_compare(args):
     from pathlib import Path
 
     from .errors import InputError
-    from .rdf import read_rdf_csv, rdf_r2, validate_rdf
+    from .rdf import pair_key, read_rdf_csv, rdf_r2, validate_rdf
 
     if args.formula is None:
         ref, cand = read_rdf_csv(args.reference), read_rdf_csv(args.candidate)
@@ -430,8 +431,8 @@ def _cmd_rdf_compare(args):
             per_pair[pair] = rdf_r2(ref, cand, pairs=[pair])
         except AmorphDBError:  # pair absent from the candidate or constant in the reference
             continue
-    unmatched = {name: [c for c in df.columns if c != "r" and "-".join(sorted(c.split("-"))) not in
-                        {"-".join(sorted(o.split("-"))) for o in other.columns if o != "r"}]
+    unmatched = {name: [c for c in df.columns if c != "r" and pair_key(c) not in
+                        {pair_key(o) for o in other.columns if o != "r"}]
                  for name, df, other in (("reference", ref, cand), ("candidate", cand, ref))}
     if args.plot:
         from .plots import plot_rdf

@@ -10,7 +10,7 @@ import math
 
 from pymatgen.core import Composition, Element
 
-from .errors import InputError
+from .errors import InputError, first_line
 
 
 def parse_formula(formula: str) -> Composition:
@@ -24,7 +24,7 @@ def parse_formula(formula: str) -> Composition:
     try:
         comp = Composition(text)
     except Exception as exc:  # pymatgen raises ValueError/KeyError/CompositionError with long messages
-        raise InputError(f"cannot parse formula {formula!r}: {_first_line(exc)}") from None
+        raise InputError(f"cannot parse formula {formula!r}: {first_line(exc)}") from None
     for el, amount in comp.items():
         if not isinstance(el, Element) or not Element.is_valid_symbol(str(el)) or el.Z > 118:
             raise InputError(f"unknown element {getattr(el, 'symbol', str(el))!r} in formula {formula!r}")
@@ -63,8 +63,3 @@ def scale_composition(formula: str, n_atoms: int, mode: str = "nearest") -> Comp
     else:
         raise InputError(f"unknown scaling mode {mode!r} (use 'nearest' or 'ceil')")
     return unit * repeats
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

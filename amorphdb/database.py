@@ -58,7 +58,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from .composition import parse_formula
-from .errors import DatabaseError, InputError
+from .errors import DatabaseError, InputError, first_line
 from .units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
@@ -256,23 +256,20 @@ class ModelInfo:
 # read into any database. Field kinds drive the CSV encoding.
 # ----------------------------------------------------------------------------------------------------------
 
-_PROV = {"source": "str", "code_version": "str", "created_at": "datetime"}
+_STAMP = {"code_version": "str", "created_at": "datetime"}
+_PROV = {"source": "str", **_STAMP}
 _RUN_REF = {"formula": "str", "source": "str", "key": "str"}
 EXPORT_TABLES: dict[str, dict[str, str]] = {
     "materials": {"formula": "str", "elements": "json", "composition": "json", "n_elements": "int", **_PROV},
     "runs": {**_RUN_REF, "temperature": "float", "stage": "str",
-             **{k: {str: "str", float: "float", int: "int"}[t] for k, t in RUN_FIELDS.items()},
-             "code_version": "str", "created_at": "datetime"},
+             **{k: {str: "str", float: "float", int: "int"}[t] for k, t in RUN_FIELDS.items()}, **_STAMP},
     "diffusivities": {**_RUN_REF, "species": "str", "D": "float", "D_err": "float", "method": "str",
-                      "diffusive": "bool", "code_version": "str", "created_at": "datetime"},
+                      "diffusive": "bool", **_STAMP},
     "arrhenius": {"formula": "str", "source": "str", "species": "str", "Ea": "float", "Ea_err": "float",
-                  "prefactor": "float", "prefactor_err": "float", "t_min": "float", "t_max": "float",
-                  "code_version": "str", "created_at": "datetime"},
-    "features": {**_RUN_REF, "name": "str", "value": "float", "code_version": "str", "created_at": "datetime"},
-    "rdfs": {**_RUN_REF, "pair": "str", "r": "json", "g": "json", "code_version": "str",
-             "created_at": "datetime"},
-    "structures": {**_RUN_REF, "label": "str", "structure": "json", "code_version": "str",
-                   "created_at": "datetime"},
+                  "prefactor": "float", "prefactor_err": "float", "t_min": "float", "t_max": "float", **_STAMP},
+    "features": {**_RUN_REF, "name": "str", "value": "float", **_STAMP},
+    "rdfs": {**_RUN_REF, "pair": "str", "r": "json", "g": "json", **_STAMP},
+    "structures": {**_RUN_REF, "label": "str", "structure": "json", **_STAMP},
     "models": {"name": "str", "kind": "str", "path": "str", "metadata": "json", **_PROV},
 }
 _CHILD_TABLES: dict[str, tuple[type[Base], tuple[str, ...]]] = {
@@ -313,12 +310,6 @@ def _normalise_url(url: str | URL | os.PathLike | None) -> str:
     return url
 
 
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return lines[0].strip() if lines else type(orig).__name__
-
-
 def _is_locked(exc: BaseException) -> bool:
     msg = str(getattr(exc, "orig", exc)).lower()
     return "database is locked" in msg or "database table is locked" in msg or "busy" in msg
@@ -328,7 +319,7 @@ def _make_engine(url: str, connect_timeout: float) -> Engine:
     try:
         u = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"cannot parse database URL {url!r}: {_first_line(exc)}") from None
+        raise DatabaseError(f"cannot parse database URL {url!r}: {first_line(exc)}") from None
     backend = u.get_backend_name()
     if backend == "sqlite":
         if u.database and u.database != ":memory:":
@@ -375,6 +366,14 @@ def _clean_float(value: Any, what: str) -> float | None:
     except (TypeError, ValueError):
         raise InputError(f"{what} must be a number, got {value!r}") from None
     return None if math.isnan(x) else x
+
+
+def _temperature(value: Any) -> float:
+    """A run temperature (K): a positive number."""
+    t = _clean_float(value, "temperature")
+    if t is None or t <= 0:
+        raise InputError(f"temperature must be positive (K), got {value!r}")
+    return t
 
 
 def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -458,7 +457,7 @@ class Database:
     # -- transactions ------------------------------------------------------------------------------------
 
     def _error(self, exc: DBAPIError) -> DatabaseError:
-        msg = _first_line(exc)
+        msg = first_line(exc)
         if "not a database" in msg:
             return DatabaseError(f"{self.safe_url} is not a database ({msg})")
         if isinstance(exc, OperationalError) and ("connect" in msg.lower() or "timeout" in msg.lower()
@@ -564,10 +563,7 @@ class Database:
             raise InputError("a run needs a source (e.g. 'mlip-chgnet')")
         if not stage:
             raise InputError("a run needs a stage (volume, check, production or imported)")
-        t = _clean_float(temperature, "temperature")
-        if t is None or t <= 0:
-            raise InputError(f"temperature must be positive (K), got {temperature!r}")
-        row = {"temperature": t, "stage": stage, **_clean_fields(fields)}
+        row = {"temperature": _temperature(temperature), "stage": stage, **_clean_fields(fields)}
         key = str(key) if key is not None else f"run-{uuid.uuid4().hex[:16]}"
 
         def write(session: Session) -> int:
@@ -587,10 +583,7 @@ class Database:
                 raise InputError("stage must not be empty")
             values["stage"] = str(fields["stage"])
         if "temperature" in fields:
-            t = _clean_float(fields["temperature"], "temperature")
-            if t is None or t <= 0:
-                raise InputError(f"temperature must be positive (K), got {fields['temperature']!r}")
-            values["temperature"] = t
+            values["temperature"] = _temperature(fields["temperature"])
 
         def write(session: Session) -> None:
             run = self._require_run(session, run_id)
@@ -628,6 +621,17 @@ class Database:
 
     # -- per-run records ---------------------------------------------------------------------------------
 
+    def _add_to_run(self, run_id: int, table: str, rows: list[dict[str, Any]]) -> None:
+        """Upsert ``rows`` into the per-run ``table`` (of :data:`_CHILD_TABLES`), stamped with the run's source."""
+        model, keys = _CHILD_TABLES[table]
+
+        def write(session: Session) -> None:
+            source = self._require_run(session, run_id).source
+            self._upsert(session, model, [{"run_id": run_id, **row, "source": source, "code_version": _code_version()}
+                                          for row in rows], keys)
+
+        self._write(write)
+
     def add_structure(self, run_id: int, structure: Any, label: str = "final") -> None:
         """Store a pymatgen ``Structure`` (or ASE ``Atoms``) for the run under ``label`` (replaces)."""
         from pymatgen.core import Structure
@@ -639,15 +643,7 @@ class Database:
                 structure = AseAtomsAdaptor.get_structure(structure)
             except Exception:
                 raise InputError(f"not a structure: {type(structure).__name__}") from None
-        data = json.loads(structure.to_json())
-
-        def write(session: Session) -> None:
-            run = self._require_run(session, run_id)
-            self._upsert(session, StoredStructure, [{"run_id": run_id, "label": label, "structure": data,
-                                                     "source": run.source, "code_version": _code_version()}],
-                         ["run_id", "label"])
-
-        self._write(write)
+        self._add_to_run(run_id, "structures", [{"label": label, "structure": json.loads(structure.to_json())}])
 
     def structures(self, run_id: int) -> list:
         """The run's stored structures, as pymatgen ``Structure`` objects, in the order they were added."""
@@ -664,27 +660,13 @@ class Database:
         if d is None:
             raise InputError("D must be a number, got NaN/None")
         err = _clean_float(D_err, "D_err")
-
-        def write(session: Session) -> None:
-            run = self._require_run(session, run_id)
-            self._upsert(session, Diffusivity, [{"run_id": run_id, "species": species, "D": d, "D_err": err,
-                                                 "method": str(method), "diffusive": bool(diffusive),
-                                                 "source": run.source, "code_version": _code_version()}],
-                         ["run_id", "species", "method"])
-
-        self._write(write)
+        self._add_to_run(run_id, "diffusivities", [{"species": species, "D": d, "D_err": err, "method": str(method),
+                                                    "diffusive": bool(diffusive)}])
 
     def add_features(self, run_id: int, features: dict[str, float]) -> None:
         """Features of the run by name (the paper's column names); existing names are replaced."""
-        values = {str(k): _clean_float(v, f"feature {k!r}") for k, v in features.items()}
-
-        def write(session: Session) -> None:
-            run = self._require_run(session, run_id)
-            self._upsert(session, Feature, [{"run_id": run_id, "name": k, "value": v, "source": run.source,
-                                             "code_version": _code_version()} for k, v in values.items()],
-                         ["run_id", "name"])
-
-        self._write(write)
+        self._add_to_run(run_id, "features", [{"name": str(k), "value": _clean_float(v, f"feature {k!r}")}
+                                              for k, v in features.items()])
 
     def features(self, run_id: int) -> dict[str, float]:
         """The run's features by name, in the order they were stored (NaN where stored as missing)."""
@@ -695,14 +677,7 @@ class Database:
         """Partial RDFs of the run: a DataFrame with column ``r`` (Å) and one g(r) column per pair (``Li-S``)."""
         from .rdf import validate_rdf
 
-        rows = _rdf_rows(validate_rdf(rdf, "RDF table", allow_nan=True))
-
-        def write(session: Session) -> None:
-            run = self._require_run(session, run_id)
-            self._upsert(session, RDF, [{"run_id": run_id, **row, "source": run.source,
-                                         "code_version": _code_version()} for row in rows], ["run_id", "pair"])
-
-        self._write(write)
+        self._add_to_run(run_id, "rdfs", _rdf_rows(validate_rdf(rdf, "RDF table", allow_nan=True)))
 
     def rdf(self, formula: str, source: str, temperature: float | None = None) -> pd.DataFrame | None:
         """Partial RDFs of ``formula`` from ``source``: columns ``r`` (Å) and one per pair; None when absent.
@@ -781,12 +756,6 @@ class Database:
             return None
         return ModelInfo(id=found.id, name=found.name, kind=found.kind, path=found.path, metadata=found.metadata_,
                          source=found.source, code_version=found.code_version, created_at=_utc(found.created_at))
-
-    def models(self) -> pd.DataFrame:
-        """All recorded models: name, kind, path, source, code_version, created_at."""
-        cols = ["name", "kind", "path", "source", "code_version", "created_at"]
-        rows = self._read(lambda s: s.execute(select(*(getattr(Model, c) for c in cols)).order_by(Model.id)).all())
-        return pd.DataFrame(rows, columns=cols)
 
     # -- tables ------------------------------------------------------------------------------------------
 
@@ -1105,26 +1074,27 @@ class Database:
 
         def write(session: Session) -> None:
             # materials first, by reduced formula (validates every formula before anything is written)
-            reduced: dict[str, str] = {}
+            row_of: dict[str, dict[str, Any]] = {}  # formula as written -> its material row
             materials: dict[str, dict[str, Any]] = {}
             for name in ("materials", "runs", "arrhenius", *_CHILD_TABLES):
                 for i, rec in enumerate(tables.get(name, [])):
                     f = rec["formula"]
-                    if f not in reduced:
+                    if f not in row_of:
                         try:
-                            reduced[f] = _material_row(str(f))["formula"]
+                            row_of[f] = _material_row(str(f))
                         except InputError as exc:
                             raise InputError(f"{path}: {name} record {i}: {exc}") from None
+                    row = row_of[f]
                     if name == "materials":
-                        materials[reduced[f]] = {**_material_row(reduced[f]), **typed(name, i, rec, _MATERIAL_DERIVED)}
+                        materials[row["formula"]] = {**row, **typed(name, i, rec, _MATERIAL_DERIVED)}
                     else:
-                        materials.setdefault(reduced[f], {**_material_row(reduced[f]), "source": rec["source"],
-                                                          "code_version": _code_version(), "created_at": _utcnow()})
+                        materials.setdefault(row["formula"], {**row, "source": rec["source"],
+                                                              "code_version": _code_version(), "created_at": _utcnow()})
             self._upsert(session, Material, list(materials.values()), ["formula"], update=False)
             material_of = dict(session.execute(select(Material.formula, Material.id)).all())
 
             def material_id(rec: dict[str, Any]) -> int:
-                return material_of[reduced[rec["formula"]]]
+                return material_of[row_of[rec["formula"]]["formula"]]
 
             self._upsert(session, Run, [{"material_id": material_id(r), **typed("runs", i, r, ("formula",))}
                                         for i, r in enumerate(tables.get("runs", []))],
@@ -1180,7 +1150,7 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a readable CSV file ({first_line(exc)})") from None
 
 
 def _numeric(table: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
@@ -1303,19 +1273,12 @@ def _typed(value: Any, kind: str, path: Path, table: str, index: int, field: str
                 raise ValueError(value)
             return value
         if kind == "datetime":
-            return _parse_time(value, path)
+            return _utc(datetime.fromisoformat(str(value)))
         if kind == "str":
             return str(value)
         return value
-    except (TypeError, ValueError, InputError):
+    except (TypeError, ValueError):
         raise InputError(f"{path}: {table} record {index}, field {field!r}: {value!r} is not a valid {kind}") from None
-
-
-def _parse_time(value: Any, path: Path) -> datetime:
-    try:
-        return _utc(datetime.fromisoformat(str(value)))
-    except ValueError:
-        raise InputError(f"{path}: {value!r} is not an ISO date and time") from None
 
 
 def _parse_json_export(path: Path, text_: str) -> dict[str, list[dict[str, Any]]]:

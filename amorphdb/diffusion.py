@@ -201,6 +201,12 @@ def _symbols(frame) -> list[str]:
     raise InputError(f"a frame must be an ASE Atoms or a pymatgen Structure, got {type(frame).__name__}")
 
 
+def evenly_spaced(first: int, last: int, n: int) -> np.ndarray:
+    """At most ``n`` evenly spaced integers from ``first`` to ``last`` (both included, no repeats): the frames
+    or lags to use when there are more than ``n``."""
+    return np.unique(np.linspace(first, last, min(n, last - first + 1)).round().astype(int))
+
+
 def msd_fft(positions: np.ndarray) -> np.ndarray:
     """MSD (Å²) of every atom at every lag 0 … n_frames−1, averaged over all time origins (FFT algorithm).
 
@@ -290,7 +296,7 @@ def diffusivity(
     i0, i1 = max(1, int(round(t0 / dt_ps))), int(round(t1 / dt_ps))
     if not 1 <= i0 < i1 <= n_frames - 1:
         raise InputError(f"fit window {t0:g}–{t1:g} ps does not fit in a {length:g} ps trajectory")
-    lags = np.unique(np.linspace(i0, i1, min(n_lags, i1 - i0 + 1)).round().astype(int))
+    lags = evenly_spaced(i0, i1, n_lags)
     if len(lags) < 3:
         raise InputError(f"fit window {t0:g}–{t1:g} ps holds fewer than 3 frames")
 
@@ -327,8 +333,8 @@ def _fit_msd(species: str, x: np.ndarray, time: np.ndarray, msd: np.ndarray, lag
     n_frames, n_atoms = x.shape[:2]
     t, y = time[lags], msd[lags]
     var_sq = np.array([np.einsum("fai,fai->fa", d, d).var(ddof=1) for d in (x[k:] - x[:-k] for k in lags)])
-    ok = y > 0
-    kappa = float(np.mean(var_sq[ok] / y[ok] ** 2)) if ok.any() else 2 / 3
+    pos = y > 0
+    kappa = float(np.mean(var_sq[pos] / y[pos] ** 2)) if pos.any() else 2 / 3
     design = np.column_stack([t, np.ones_like(t)])
     kernel = np.minimum.outer(lags, lags) / (n_atoms * (n_frames - 1))
     model = np.clip(y, 1e-12, None)
@@ -343,7 +349,6 @@ def _fit_msd(species: str, x: np.ndarray, time: np.ndarray, msd: np.ndarray, lag
     slope, intercept = beta
     D = slope / 6 * A2_PER_PS_IN_CM2_PER_S
     D_err = float(np.sqrt(beta_cov[0, 0])) / 6 * A2_PER_PS_IN_CM2_PER_S
-    pos = y > 0
     loglog = float(np.polyfit(np.log(t[pos]), np.log(y[pos]), 1)[0]) if pos.sum() >= 3 else float("nan")
     reason = ""
     if y[-1] < min_msd:

@@ -22,6 +22,7 @@ from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers, chemical_symbols
 from pymatgen.core import Composition
 
+from .composition import parse_formula
 from .errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def _covers(calculator: Calculator, symbol: str) -> bool:
 
 def check_elements(engine: Engine, composition: Composition | str) -> None:
     """Raise :class:`EngineError` naming the first element of ``composition`` the engine does not cover."""
-    comp = Composition(composition) if isinstance(composition, str) else composition
+    comp = parse_formula(composition) if isinstance(composition, str) else composition
     for el in sorted(comp.elements, key=lambda e: atomic_numbers[e.symbol]):
         ok = el.symbol in engine.elements if engine.elements is not None else _covers(engine.calculator, el.symbol)
         if not ok:

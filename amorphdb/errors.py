@@ -1,6 +1,7 @@
 """Exceptions of amorphdb: every error a user can cause is an ``AmorphDBError`` with a one-line message.
 
 The CLI prints ``amorphdb: error: <message>`` and exits with status 2 for these, never a traceback.
+:func:`first_line` shortens the message of a library's exception to fit into one of ours.
 """
 
 
@@ -26,3 +27,10 @@ class ConvergenceError(MDError):
 
 class DatabaseError(AmorphDBError):
     """The database cannot be opened, has another schema version, or a write failed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (of the driver's error it wraps, for SQLAlchemy), else its type name."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0].strip() if lines else type(orig).__name__

@@ -66,6 +66,7 @@ from pymatgen.core import Composition, Element, Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from .composition import parse_formula
+from .diffusion import evenly_spaced
 from .errors import InputError
 from .units import AMU_PER_A3_IN_G_PER_CM3
 
@@ -517,13 +518,13 @@ def features(structure: Structure | Atoms, temperature: float | None = None, mod
              element_data: ElementTable | None = None) -> dict[str, float]:
     """All 42 feature columns (file order) plus ``density`` (g/cm³), plus ``temperature`` (K) when given."""
     atoms = _as_atoms(structure)
-    structural = structural_features(atoms, mode=mode)
-    compositional = compositional_features(Composition(atoms.get_chemical_formula()), element_data)
-    return _assemble(structural, compositional, temperature)
+    return _assemble(structural_features(atoms, mode=mode), atoms, element_data, temperature)
 
 
-def _assemble(structural: Mapping[str, float], compositional: Mapping[str, float],
+def _assemble(structural: Mapping[str, float], atoms: Atoms, element_data: ElementTable | None,
               temperature: float | None) -> dict[str, float]:
+    """``structural`` with the compositional columns of ``atoms`` in file order, ``density``, ``temperature``."""
+    compositional = compositional_features(Composition(atoms.get_chemical_formula()), element_data)
     merged = {**structural, **compositional}
     out = {c: float(merged[c]) for c in FEATURE_COLUMNS}
     out["density"] = float(structural["density"])
@@ -544,10 +545,8 @@ def trajectory_features(frames: Sequence[Structure | Atoms], n_samples: int = 10
         raise InputError("trajectory has no frames")
     if n_samples < 1:
         raise InputError(f"n_samples must be at least 1, got {n_samples}")
-    picks = np.unique(np.linspace(0, total - 1, min(n_samples, total)).round().astype(int))
+    picks = evenly_spaced(0, total - 1, n_samples)
     rows = [structural_features(frames[int(k)], mode=mode) for k in picks]
     logger.info("structural features averaged over %d of %d frames", len(picks), total)
     mean = {c: float(np.mean([r[c] for r in rows])) for c in rows[0]}
-    first = _as_atoms(frames[int(picks[0])])
-    compositional = compositional_features(Composition(first.get_chemical_formula()), element_data)
-    return _assemble(mean, compositional, temperature)
+    return _assemble(mean, _as_atoms(frames[int(picks[0])]), element_data, temperature)

@@ -150,6 +150,16 @@ class Prediction:
         d = np.maximum(d, floor)
         return cls(np.log(d), d_err / d, d, d_err)
 
+    @classmethod
+    def empty(cls, n: int) -> Prediction:
+        """``n`` rows of NaN, to be filled with :meth:`put`."""
+        return cls(*(np.full(n, np.nan) for _ in range(4)))
+
+    def put(self, rows: np.ndarray, other: Prediction) -> None:
+        """Write the rows of ``other`` into ``rows`` of this prediction."""
+        for name in ("ln_d", "ln_d_err", "d", "d_err"):
+            getattr(self, name)[rows] = getattr(other, name)
+
 
 # ---------------------------------------------------------------------------------------------------
 # The models: fit(table, features) -> self and predict(table) -> Prediction, on tables checked already.
@@ -469,6 +479,7 @@ class CalibratedEnsemble:
 def make_model(kind: str, seed: int = SEED, n_members: int = 20, n_bootstrap: int = 100,
                **params: Any) -> Any:
     """A new, unfitted model of ``kind`` (one of ``MODEL_KINDS``)."""
+    check_kinds([kind])
     if kind == "rf":
         return PaperRF(seed=seed, **params)
     if kind == "xgb":
@@ -484,9 +495,15 @@ def make_model(kind: str, seed: int = SEED, n_members: int = 20, n_bootstrap: in
     if kind == "stack":
         return CalibratedEnsemble(Stack([ArrheniusKRR(), MonotoneGBM(seed=seed)]), n_members=n_members,
                                   seed=seed)
-    if kind == "best":
-        return CalibratedEnsemble(ArrheniusPlusGBM(seed=seed, **params), n_members=n_members, seed=seed)
-    raise InputError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    # kind == "best", the last of MODEL_KINDS
+    return CalibratedEnsemble(ArrheniusPlusGBM(seed=seed, **params), n_members=n_members, seed=seed)
+
+
+def check_kinds(kinds: Sequence[str]) -> None:
+    """Raise :class:`InputError` naming the ``kinds`` that are not in ``MODEL_KINDS``."""
+    unknown = [k for k in kinds if k not in MODEL_KINDS]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))}; choose from {', '.join(MODEL_KINDS)}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -558,8 +575,7 @@ def train(table: pd.DataFrame, kind: str = "best", seed: int = SEED, cv: bool = 
     The CV scores are those of :func:`evaluate` on the same table: random 5-fold (the paper's) and
     composition-grouped 5-fold, without the uncertainty ensembles (they do not change the point prediction).
     """
-    if kind not in MODEL_KINDS:
-        raise InputError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    check_kinds([kind])
     features = feature_columns(table)
     checked = check_table(table, features, target=True)
     meta: dict[str, Any] = {
@@ -626,12 +642,9 @@ def paper_split(table: pd.DataFrame, seed: int = SEED) -> tuple[np.ndarray, np.n
 def cross_val_predict(kind: str, table: pd.DataFrame, features: list[str], folds: Iterable[tuple],
                       **kw: Any) -> Prediction:
     """Out-of-fold predictions of ``kind`` over ``folds`` (train rows, test rows)."""
-    n = len(table)
-    out = Prediction(*(np.full(n, np.nan) for _ in range(4)))
+    out = Prediction.empty(len(table))
     for tr, te in folds:
-        p = _fit(kind, table.iloc[tr].reset_index(drop=True), features, **kw).predict(table.iloc[te])
-        for name in ("ln_d", "ln_d_err", "d", "d_err"):
-            getattr(out, name)[te] = getattr(p, name)
+        out.put(te, _fit(kind, table.iloc[tr].reset_index(drop=True), features, **kw).predict(table.iloc[te]))
     return out
 
 
@@ -672,9 +685,7 @@ def evaluate(table: pd.DataFrame, kinds: Sequence[str] = MODEL_KINDS, seed: int 
     - ``grouped-cv``: composition-grouped 5-fold CV on all rows (no formula on both sides);
     - ``loto-<T>`` and ``loto``: leave one temperature out, train on the others, per T and pooled.
     """
-    unknown = [k for k in kinds if k not in MODEL_KINDS]
-    if unknown:
-        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_KINDS)}")
+    check_kinds(kinds)
     features = feature_columns(table)
     data = check_table(table, features, target=True)
     kw = dict(seed=seed, n_members=n_members, n_bootstrap=n_bootstrap)
@@ -698,12 +709,10 @@ def evaluate(table: pd.DataFrame, kinds: Sequence[str] = MODEL_KINDS, seed: int 
         extra = (params or {}).get(kind, {})
         log.info("evaluate %s: paper protocol", kind)
         record(kind, "paper-cv", cross_val_predict(kind, data, features, paper_cv, **kw, **extra), train_rows)
-        fitted = _fit(kind, data.iloc[train_rows].reset_index(drop=True), features, **kw, **extra)
-        full = Prediction(*(np.full(len(data), np.nan) for _ in range(4)))
+        fitted = _fit(kind, part, features, **kw, **extra)
+        full = Prediction.empty(len(data))
         for idx in (train_rows, test_rows):
-            p = fitted.predict(data.iloc[idx])
-            for name in ("ln_d", "ln_d_err", "d", "d_err"):
-                getattr(full, name)[idx] = getattr(p, name)
+            full.put(idx, fitted.predict(data.iloc[idx]))
         record(kind, "paper-train", full, train_rows)
         record(kind, "paper-test", full, test_rows)
         log.info("evaluate %s: composition-grouped CV", kind)

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 #: eV/Å³ → kbar
 EV_A3_TO_KBAR = 10.0 / units.GPa
-#: amu/Å³ → g/cm³
 #: columns of the per-step observables array
 _OBS = ("energy", "temperature", "pressure_virial", "pressure_total")
 _TRAJ_PROPERTIES = ["energy", "forces", "stress"]
@@ -105,7 +105,8 @@ def load_result(path: str | Path) -> MDResult | None:
     return result if result.sha256 == sha256_file(traj) else None
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Make ``path`` by ``write(tmp)`` then a rename: a kill never leaves half a file at ``path``."""
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -225,7 +226,7 @@ def run_nvt(
         temperature_mean=float(second[:, 1].mean()), n_frames=int(n_frames),
         path=str(traj_path), sha256=sha256_file(traj_path),
     )
-    _atomic_write(result_path, lambda p: p.write_text(json.dumps(asdict(result), indent=1)))
+    atomic_write(result_path, lambda p: p.write_text(json.dumps(asdict(result), indent=1)))
     ckpt_path.unlink(missing_ok=True)
     log.debug("%s: done, E=%.4f eV/atom, P=%.1f kbar", stage, result.energy, result.pressure_virial)
     return result
@@ -265,7 +266,7 @@ def _save_checkpoint(path: Path, atoms: Atoms, dyn: NoseHooverChainNVT, step: in
                      numbers=atoms.numbers, step=step, n_frames=n_frames, obs=obs, params=params,
                      eta=dyn._thermostat._eta, p_eta=dyn._thermostat._p_eta)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _load_checkpoint(path: Path, atoms: Atoms, params: np.ndarray, traj_path: Path, stage: str) -> dict | None:
@@ -286,7 +287,7 @@ def _load_checkpoint(path: Path, atoms: Atoms, params: np.ndarray, traj_path: Pa
     if len(frames) < n_frames:
         log.warning("%s: trajectory %s is shorter than its checkpoint; starting over", stage, traj_path)
         return None
-    _atomic_write(traj_path, lambda tmp: _write_frames(tmp, frames))
+    atomic_write(traj_path, lambda tmp: _write_frames(tmp, frames))
     atoms.set_cell(state["cell"])
     atoms.set_positions(state["positions"])
     atoms.set_momenta(state["momenta"])

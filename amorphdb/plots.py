@@ -43,6 +43,8 @@ def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], p
 def plot_msd(results: dict, path, title: str = "") -> str:
     """MSD (Å²) against lag time (ps) per species, the fitted line dashed and the fit window shaded;
     ``results`` is the dict of :class:`~amorphdb.diffusion.DiffusionResult` of one trajectory."""
+    from .units import A2_PER_PS_IN_CM2_PER_S
+
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for i, (species, res) in enumerate(results.items()):
         color = f"C{i}"
@@ -50,7 +52,7 @@ def plot_msd(results: dict, path, title: str = "") -> str:
         ax.plot(res.time, res.msd, color=color, lw=1.2,
                 label=f"{species}: D = {res.D:.2e} ± {res.D_err:.1e} cm²/s{flag}")
         t0, t1 = res.t_fit
-        slope = 6 * res.D * 1e4  # Å²/ps
+        slope = 6 * res.D / A2_PER_PS_IN_CM2_PER_S  # Å²/ps
         ax.plot(res.time, res.intercept + slope * res.time, "--", color=color, lw=0.8)
         ax.axvspan(t0, t1, color=color, alpha=0.06)
     ax.set_xlabel("lag time (ps)")
@@ -78,11 +80,11 @@ def plot_arrhenius(temperature, D, D_err, fit, path, excluded=None, title: str =
         te, de = np.asarray(excluded, float).T
         ax.plot(1000 / te, np.log10(de), "x", color="C3", label="not diffusive (left out)")
     grid = np.linspace(min(T.min(), 300.0), T.max(), 200)
-    pred, pred_err = fit.predict(grid)
+    pred = fit.predict(grid)[0]
     ax.plot(1000 / grid, np.log10(pred), color="C1",
             label=f"Ea = {fit.Ea:.3f} ± {fit.Ea_err:.3f} eV, D0 = {fit.prefactor:.2e} cm²/s")
-    ax.fill_between(1000 / grid, np.log10(pred) - pred_err / pred / np.log(10),
-                    np.log10(pred) + pred_err / pred / np.log(10), color="C1", alpha=0.2)
+    low, high = fit.interval(grid)
+    ax.fill_between(1000 / grid, np.log10(low), np.log10(high), color="C1", alpha=0.2)
     d300, e300 = fit.predict(300.0)
     ax.errorbar([1000 / 300], [np.log10(d300)], yerr=[e300 / d300 / np.log(10)], fmt="s", color="C1",
                 label=f"D(300 K) = {d300:.2e} cm²/s")

@@ -41,10 +41,10 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from .composition import parse_formula, scale_composition
-from .diffusion import MIN_FRAMES
+from .diffusion import MIN_FRAMES, arrhenius_fit, diffusion_from_trajectory
 from .engines import Engine, check_elements, load_engine
 from .errors import ConvergenceError, InputError, MDError
-from .md import MDResult, load_result, run_nvt
+from .md import MDResult, atomic_write, load_result, run_nvt
 from .structure import guess_density, random_packing
 
 log = logging.getLogger(__name__)
@@ -340,10 +340,10 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
 
     for scale in s.scales:
         eos_run(start, scale * v_start, f"/x{scale:g}", start_temperature)
+    step = max(b / a for a, b in zip(sorted(s.scales), sorted(s.scales)[1:]))  # widest gap between scales
     for extension in range(s.max_eos_extensions + 1):
         volumes, pressures = [r.volume for r in runs], [r.pressure(s.pressure_convention) for r in runs]
         lo, hi = min(volumes), max(volumes)
-        step = max(b / a for a, b in zip(sorted(s.scales), sorted(s.scales)[1:]))  # widest gap between scales
         if min(pressures) > 0 or max(pressures) < 0:  # zero pressure not bracketed: look beyond the edge
             v0, how = (hi * step if min(pressures) > 0 else lo / step), "bracketing"
         else:
@@ -386,11 +386,12 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
     raise AssertionError("unreachable: the loop returns or raises within its caps")
 
 
-def default_workdir(formula: str, source: str, settings: ProtocolSettings) -> Path:
-    """``$AMORPHDB_WORKDIR`` or ``$XDG_DATA_HOME/amorphdb/runs`` (``~/.local/share/...``), then
-    ``<formula>-<source>-<settings fingerprint>``."""
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    base = os.environ.get(ENV_WORKDIR) or data_home / "amorphdb" / "runs"
+def default_workdir(formula: str, source: str, settings: ProtocolSettings, base: str | Path | None = None) -> Path:
+    """``base``, else ``$AMORPHDB_WORKDIR``, else ``$XDG_DATA_HOME/amorphdb/runs`` (``~/.local/share/...``),
+    then ``<formula>-<source>-<settings fingerprint>``."""
+    if not base:
+        data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        base = os.environ.get(ENV_WORKDIR) or data_home / "amorphdb" / "runs"
     return Path(base) / f"{formula}-{source}-{settings.fingerprint()}"
 
 
@@ -422,8 +423,7 @@ def run(formula: str, *, preset: str = "quick", engine: str | Engine = "chgnet",
         from .database import Database
 
         db = Database(db)
-    work = Path(workdir) / f"{reduced}-{source}-{settings.fingerprint()}" if workdir else default_workdir(
-        reduced, source, settings)
+    work = default_workdir(reduced, source, settings, workdir)
     work.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(reduced, source, eng, settings, work, db, progress)
     log.info("%s: %d atoms, %s on %s, work directory %s", reduced, int(composition.num_atoms), eng.name,
@@ -458,9 +458,7 @@ def _initial_atoms(composition, settings: ProtocolSettings, work: Path) -> Atoms
     density = settings.density or guess_density(composition)
     structure = random_packing(composition, density, tolerance=settings.packing_tolerance, seed=settings.seed)
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    tmp = path.with_name("initial.tmp.traj")
-    atoms.write(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: atoms.write(tmp, format="traj"))
     return atoms
 
 
@@ -470,7 +468,6 @@ def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, 
     cache = Path(result.production.path).with_suffix(".analysis.json")
     if cache.exists() and ctx.db.features(result.run_id):
         return json.loads(cache.read_text())
-    from .diffusion import diffusion_from_trajectory
     from .features import trajectory_features
     from .rdf import partial_rdfs
 
@@ -481,7 +478,7 @@ def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, 
     out: dict[str, dict[str, Any]] = {}
     for species, d in diffusion.items():
         err = None if d.D_err is None or not math.isfinite(d.D_err) else float(d.D_err)
-        ctx.db.add_diffusivity(result.run_id, species, float(d.D), err, method=getattr(d, "method", "msd"),
+        ctx.db.add_diffusivity(result.run_id, species, float(d.D), err, method=d.method,
                                diffusive=bool(d.diffusive))
         out[species] = {"D": float(d.D), "D_err": err, "diffusive": bool(d.diffusive)}
     picks = np.unique(np.linspace(len(frames) // 2, len(frames) - 1, s.analysis_frames).round().astype(int))
@@ -493,17 +490,13 @@ def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, 
                                                            temperature=result.temperature))
     log.info("T=%g K analysis: %s", result.temperature,
              ", ".join(f"D({k})={v['D']:.2e} cm2/s" for k, v in out.items()))
-    tmp = cache.with_name(cache.name + ".tmp")  # atomic: a kill never leaves half a file
-    tmp.write_text(json.dumps(out))
-    os.replace(tmp, cache)
+    atomic_write(cache, lambda tmp: tmp.write_text(json.dumps(out)))
     return out
 
 
 def _arrhenius(ctx: RunContext, results: list[TemperatureResult]) -> dict[str, Any]:
     """Arrhenius fit per species over its diffusive runs, stored in the database (species without enough
     diffusive temperatures are left out: 2 with error bars, else 3)."""
-    from .diffusion import arrhenius_fit
-
     fits: dict[str, Any] = {}
     for sp in sorted({sp for r in results for sp in r.diffusion}):
         rows = [(r.temperature, r.diffusion[sp]) for r in results

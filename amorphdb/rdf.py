@@ -46,7 +46,7 @@ from pymatgen.core import Composition, Element
 from pymatgen.optimization.neighbors import find_points_in_spheres
 from tqdm import tqdm
 
-from .diffusion import Trajectory, read_trajectory
+from .diffusion import Trajectory, evenly_spaced, read_trajectory
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def partial_rdfs(
     counts = np.bincount(types, minlength=len(elements)).astype(float)
     n_t = len(elements)
 
-    frames = np.unique(np.linspace(0, traj.n_frames - 1, min(max_frames, traj.n_frames)).round().astype(int))
+    frames = evenly_spaced(0, traj.n_frames - 1, max_frames)
     log.info("RDF: %d of %d frames, %d atoms, r ≤ %g Å", len(frames), traj.n_frames, len(types), r_max)
     hist = np.zeros(n_t * n_t * n_fine)
     pbc = np.ones(3, dtype=np.int64)
@@ -197,7 +197,8 @@ def write_rdf_csv(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def _pair_key(name: str) -> frozenset | tuple:
+def pair_key(name: str) -> frozenset | tuple:
+    """The element pair of an ``"A-B"`` column, the same for ``"B-A"``."""
     a, b = name.split("-")
     return (a,) if a == b else frozenset((a, b))
 
@@ -213,15 +214,15 @@ def rdf_r2(reference: pd.DataFrame, candidate: pd.DataFrame, pairs: Sequence[str
             raise InputError(f"{name} RDF has no column 'r'")
     if len(reference) != len(candidate) or not np.allclose(reference["r"], candidate["r"], atol=1e-6):
         raise InputError("the two RDFs are on different r grids")
-    cand = {_pair_key(c): c for c in candidate.columns if c != "r"}
-    common = [c for c in reference.columns if c != "r" and _pair_key(c) in cand]
+    cand = {pair_key(c): c for c in candidate.columns if c != "r"}
+    common = [c for c in reference.columns if c != "r" and pair_key(c) in cand]
     if pairs is not None:
-        wanted = {_pair_key(p) for p in pairs}
-        common = [c for c in common if _pair_key(c) in wanted]
+        wanted = {pair_key(p) for p in pairs}
+        common = [c for c in common if pair_key(c) in wanted]
     if not common:
         raise InputError("the two RDFs share no element pair")
     ref = reference[common].to_numpy(dtype=float)
-    got = candidate[[cand[_pair_key(c)] for c in common]].to_numpy(dtype=float)
+    got = candidate[[cand[pair_key(c)] for c in common]].to_numpy(dtype=float)
     total = np.sum((ref - ref.mean()) ** 2)
     if total == 0:
         raise InputError("the reference RDF is constant: R² is undefined")

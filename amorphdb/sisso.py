@@ -45,8 +45,6 @@ from .units import KB_EV
 
 log = logging.getLogger(__name__)
 
-"""Boltzmann constant (eV/K)."""
-
 INV_KBT = "1/kBT"
 """Name of the primary feature 1/(k_B T) in 1/eV, made from the temperature column (K)."""
 

@@ -30,6 +30,7 @@ from pymatgen.io.packmol import PackmolBoxGen
 
 from .composition import parse_formula
 from .errors import InputError
+from .units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 PACKING_FRACTION = {"ionic": 0.58, "metallic": 0.74, "atomic": 0.74}
 #: Densest random packing of spheres: a packing denser than this cannot be made at random.
 MAX_RANDOM_PACKING = 0.64
-#: Avogadro's number times 1e-24 (Å³ → cm³): g/mol / Å³ → g/cm³.
-_AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
 
 
 def _as_composition(composition: Composition | str) -> Composition:
@@ -88,7 +87,7 @@ def guess_density(composition: Composition | str) -> float:
 def density_of(composition: Composition | str, volume: float) -> float:
     """Mass density (g/cm³) of ``composition`` (all its atoms) in ``volume`` Å³."""
     comp = _as_composition(composition)
-    return float(comp.weight) / volume * _AMU_PER_A3_TO_G_PER_CM3
+    return float(comp.weight) / volume * AMU_PER_A3_IN_G_PER_CM3
 
 
 def volume_for_density(composition: Composition | str, density: float) -> float:
@@ -96,7 +95,7 @@ def volume_for_density(composition: Composition | str, density: float) -> float:
     comp = _as_composition(composition)
     if not density > 0 or not math.isfinite(density):
         raise InputError(f"density must be a positive number of g/cm3, got {density}")
-    return float(comp.weight) * _AMU_PER_A3_TO_G_PER_CM3 / density
+    return float(comp.weight) * AMU_PER_A3_IN_G_PER_CM3 / density
 
 
 def packing_radii(elements: list[str], tolerance: float = 2.0) -> dict[str, float]:

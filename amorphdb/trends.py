@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element
 
+from .composition import parse_formula
 from .errors import InputError
 from .learning import D_UNIT, TARGET, check_table, feature_columns
 
@@ -31,11 +32,12 @@ log = logging.getLogger(__name__)
 FAMILIES = {17: "halogen", 16: "chalcogen", 15: "pnictogen", 14: "tetrel"}
 
 
-def anion_of(formula: str) -> str:
-    """The most electronegative element of ``formula`` other than Li (Pauling X; ties: the heavier)."""
-    elements = [el for el in Composition(formula).elements if el.symbol != "Li"]
+def anion_of(formula: str | Composition) -> str:
+    """The most electronegative element of ``formula`` (text or parsed) other than Li (Pauling X; ties: the heavier)."""
+    comp = parse_formula(formula) if isinstance(formula, str) else formula
+    elements = [el for el in comp.elements if el.symbol != "Li"]
     if not elements:
-        raise InputError(f"{formula} has no element besides Li")
+        raise InputError(f"{comp.reduced_formula} has no element besides Li")
     return max(elements, key=lambda el: (el.X if not np.isnan(el.X) else -1.0, el.Z)).symbol
 
 
@@ -51,8 +53,8 @@ def composition_table(table: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     for formula, sub in table.groupby("formula", sort=True):
-        comp = Composition(formula)
-        anion = anion_of(formula)
+        comp = parse_formula(formula)
+        anion = anion_of(comp)
         others = [el for el in comp.elements if el.symbol != "Li"]
         row = {"formula": formula, "anion": anion, "family": family_of(anion),
                "li_fraction": comp.get_atomic_fraction(Element("Li")), "binary": len(comp.elements) == 2

@@ -70,10 +70,7 @@ def main() -> int:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from amorphdb.plots import _save_png, plt
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.hist(np.clip(table["pooled R² (amorphdb)"], 0.5, 1), bins=np.linspace(0.5, 1, 26), color="C0")
@@ -81,9 +78,7 @@ def main() -> int:
             ax.axvline(t, color="0.5", lw=0.8, ls="--")
         ax.set_xlabel("R² of M3GNet vs DFT g(r), pooled (values < 0.5 shown at 0.5)")
         ax.set_ylabel("compositions")
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=150)
-        print(f"wrote {args.plot}")
+        print(f"wrote {_save_png(fig, args.plot)}")
     return 0
 
 

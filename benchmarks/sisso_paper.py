@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from amorphdb.sisso import KB_EV, SISSORegressor, _l0_search, _standardise, paper_sisso_model, paper_sisso_predict
+from amorphdb.sisso import SISSORegressor, _l0_search, _standardise, paper_sisso_model, paper_sisso_predict
+from amorphdb.units import KB_EV
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "paper" / "ml_features.csv"
 CONFIGS = {"rung0-sis11": dict(n_sis=11, rung=0), "rung1-sis50": dict(n_sis=50), "rung1-sis100": dict(n_sis=100),

@@ -12,6 +12,7 @@ from amorphdb import learning as L
 from amorphdb.cli import main
 from amorphdb.errors import InputError
 from amorphdb.features import COMPOSITIONAL_COLUMNS, FEATURE_COLUMNS, STRUCTURAL_COLUMNS
+from amorphdb.units import KB_EV
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def _planted(n_comp: int, seed: int, noise: float = 0.01) -> tuple[pd.DataFrame,
     rows = []
     for i in range(n_comp):
         for t in (1000.0, 1500.0, 2000.0, 2500.0):
-            ln_d = ln_d0[i] - ea[i] / (L.KB_EV * t) + rng.normal(scale=noise)
+            ln_d = ln_d0[i] - ea[i] / (KB_EV * t) + rng.normal(scale=noise)
             rows.append({"formula": f"Li{i + 1}X", L.TARGET: np.exp(ln_d) * 1e3, "temperature": t,
                          "x1": x[i, 0], "x2": x[i, 1], "x3": x[i, 2], "AAV": 15 + x[i, 2] + 1e-3 * (t - 1750)})
     return pd.DataFrame(rows), ln_d0, ea

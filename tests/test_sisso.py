@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from amorphdb.errors import InputError
-from amorphdb.sisso import (INV_KBT, KB_EV, PAPER_EQUATION, Expr, SISSORegressor, _l0_search, _standardise,
+from amorphdb.sisso import (INV_KBT, PAPER_EQUATION, Expr, SISSORegressor, _l0_search, _standardise,
                             paper_sisso_model, paper_sisso_predict)
+from amorphdb.units import KB_EV
 
 
 def _planted(n: int = 120, seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:

@@ -9,7 +9,8 @@ import pytest
 from amorphdb import trends
 from amorphdb.cli import main
 from amorphdb.errors import InputError
-from amorphdb.learning import KB_EV, TARGET
+from amorphdb.learning import TARGET
+from amorphdb.units import KB_EV
 
 PLANTED = {"LiF": 0.6, "LiCl": 0.5, "LiBr": 0.4, "LiI": 0.3, "Li2O": 0.55, "Li2S": 0.35, "Li3PO4": 0.7}
 
