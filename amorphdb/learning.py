@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .units import KB_EV
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def load_table(data: str | Path | None = None, db: Any = None, source: str = "pa
         try:
             table = pd.read_csv(path)
         except Exception as exc:  # pandas raises many types for a malformed file
-            raise InputError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+            raise InputError(f"cannot read {path} as CSV: {first_line(exc)}") from None
     elif db is not None:
         table = db.training_table(source=source)
     else:
@@ -552,7 +552,7 @@ def load_model(path: str | Path) -> TrainedModel:
     try:
         obj = joblib.load(path)
     except Exception as exc:
-        raise InputError(f"{path} is not an amorphdb model file: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"{path} is not an amorphdb model file: {first_line(exc)}") from None
     if not isinstance(obj, dict) or obj.get("format") != "amorphdb-model/1":
         raise InputError(f"{path} is not an amorphdb model file")
     return TrainedModel(obj["kind"], obj["model"], obj["features"], obj["metadata"])
