@@ -65,7 +65,7 @@ from pymatgen.core import IStructure
 from scipy import constants
 from scipy.optimize import curve_fit
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .units import A2_PER_PS_IN_CM2_PER_S, KB_EV
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: s
             raise InputError(f"cannot read trajectory {path}: ASE does not know the file type {exc.args[0]!r} "
                              f"({hint})") from None
         except Exception as exc:  # ASE raises many types for unreadable files
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = first_line(exc)
             if format is None:
                 first = f"read as {_guessed_format(path)!r}: {first} ({hint})"
             raise InputError(f"cannot read trajectory {path}: {first}") from None

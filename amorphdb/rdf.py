@@ -47,7 +47,7 @@ from pymatgen.optimization.neighbors import find_points_in_spheres
 from tqdm import tqdm
 
 from .diffusion import Trajectory, evenly_spaced, read_trajectory
-from .errors import InputError
+from .errors import InputError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def read_rdf_csv(path: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, index_col=0, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({str(exc).strip().splitlines()[0]})") from None
+        raise InputError(f"{path}: not a readable CSV file ({first_line(exc)})") from None
     return validate_rdf(df, str(path))
 
 

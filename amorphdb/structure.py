@@ -29,7 +29,7 @@ from pymatgen.core import Composition, Element, Lattice, Molecule, Species, Stru
 from pymatgen.io.packmol import PackmolBoxGen
 
 from .composition import parse_formula
-from .errors import InputError
+from .errors import InputError, first_line
 from .units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
@@ -153,10 +153,7 @@ def random_packing(
                 warnings.simplefilter("ignore", FutureWarning)  # pymatgen's own use of its deprecated ``cd``
                 pset.run(tmp, timeout=timeout)
         except Exception as exc:  # ValueError (no solution), TimeoutExpired, RuntimeError (no binary)
-            msg = str(exc).strip().splitlines()
-            raise InputError(
-                f"PACKMOL could not pack {comp.formula} at {density:.3g} g/cm3: {msg[0] if msg else type(exc).__name__}"
-            ) from None
+            raise InputError(f"PACKMOL could not pack {comp.formula} at {density:.3g} g/cm3: {first_line(exc)}") from None
         mol = Molecule.from_file(Path(tmp) / gen.outputfile)
     structure = Structure(Lattice.cubic(edge), mol.species, mol.cart_coords, coords_are_cartesian=True)
     closest, allowed = min_distance(structure), 2 * min(radii.values())
