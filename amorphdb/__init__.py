@@ -28,14 +28,14 @@ _EXPORTS: dict[str, str] = {
     "run_nvt": "md", "MDResult": "md",
     **{name: "protocol" for name in ("run", "ProtocolSettings", "PRESETS", "settings_for", "ProtocolResult")},
     # analysis: diffusion and RDFs
-    **{name: "diffusion" for name in (
+    **{name: "analysis.diffusion" for name in (
         "diffusivity", "diffusion_from_trajectory", "DiffusionResult", "msd_fft", "arrhenius_fit",
         "ArrheniusResult", "extrapolate", "conductivity", "conductivities", "parse_charges", "read_trajectory", "Trajectory")},
-    **{name: "rdf" for name in (
+    **{name: "analysis.rdf" for name in (
         "partial_rdfs", "read_rdf_csv", "validate_rdf", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
-    **{name: "plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
+    **{name: "report.plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
     # analysis: the paper's features
-    **{name: "features" for name in (
+    **{name: "analysis.features" for name in (
         "FEATURE_COLUMNS", "STRUCTURAL_COLUMNS", "COMPOSITIONAL_COLUMNS", "compositional_features",
         "structural_features", "trajectory_features", "element_data_sources",
         "load_element_table", "read_structure", "read_frames")},
@@ -46,10 +46,10 @@ _EXPORTS: dict[str, str] = {
     **{name: "learning" for name in (
         "train", "predict", "evaluate", "load_model", "load_table", "TrainedModel", "predict_formula",
         "MODEL_KINDS")},
-    "report": "trends",
+    "report": "report.trends",
     # learning: SISSO
-    "SISSORegressor": "sisso", "paper_sisso_predict": "sisso", "paper_sisso_model": "sisso",
-    "PAPER_EQUATION": "sisso",
+    "SISSORegressor": "learning.sisso", "paper_sisso_predict": "learning.sisso", "paper_sisso_model": "learning.sisso",
+    "PAPER_EQUATION": "learning.sisso",
 }
 
 __all__ = ["__version__", *_EXPORTS]

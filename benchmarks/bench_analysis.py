@@ -50,9 +50,9 @@ def main() -> None:
 
     from ase import Atoms
 
-    from amorphdb.diffusion import Trajectory, diffusivity
-    from amorphdb.features import features
-    from amorphdb.rdf import partial_rdfs
+    from amorphdb.analysis.diffusion import Trajectory, diffusivity
+    from amorphdb.analysis.features import features
+    from amorphdb.analysis.rdf import partial_rdfs
 
     positions, cell, symbols = synthetic_run(args.frames)
     dt = 0.002
@@ -87,7 +87,7 @@ def main() -> None:
 
         import ase.io
 
-        from amorphdb.diffusion import read_trajectory
+        from amorphdb.analysis.diffusion import read_trajectory
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "run.traj"

@@ -1,7 +1,7 @@
 """R² of the paper's M3GNet RDFs against its DFT (AIMD) RDFs, over every composition shipped in ../shared.
 
 Run by hand from the repository root: ``python benchmarks/rdf_r2_paper.py [--csv out.csv] [--plot out.png]``.
-Prints the share of compositions above 0.85 / 0.9 / 0.95 with :func:`amorphdb.rdf.rdf_r2` (pooled over all
+Prints the share of compositions above 0.85 / 0.9 / 0.95 with :func:`amorphdb.analysis.rdf.rdf_r2` (pooled over all
 pairs and bins) next to the paper's 91 % / 85 % / 68 %, and the same for other definitions one could read
 into "the R² of Fig. 6", to show which one the paper's statistics fit. Exits quietly when the data is absent.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from amorphdb.rdf import rdf_r2, read_rdf_csv
+from amorphdb.analysis.rdf import rdf_r2, read_rdf_csv
 
 RDF_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "paper" / "rdf"
 PAPER = {0.85: 0.91, 0.9: 0.85, 0.95: 0.68}
@@ -70,7 +70,7 @@ def main() -> int:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.plot:
-        from amorphdb.plots import _save_png, plt
+        from amorphdb.report.plots import _save_png, plt
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.hist(np.clip(table["pooled R² (amorphdb)"], 0.5, 1), bins=np.linspace(0.5, 1, 26), color="C0")

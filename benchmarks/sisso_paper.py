@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from amorphdb.sisso import SISSORegressor, _l0_search, _standardise, paper_sisso_model, paper_sisso_predict
+from amorphdb.learning.sisso import SISSORegressor, _l0_search, _standardise, paper_sisso_model, paper_sisso_predict
 from amorphdb.units import KB_EV
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "paper" / "ml_features.csv"
@@ -105,7 +105,7 @@ def main() -> None:
     if not args.no_timing:
         result["timing"] = _timing()
     if args.out:
-        from amorphdb.plots import plot_sisso_rmse
+        from amorphdb.report.plots import plot_sisso_rmse
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "sisso_paper.json").write_text(json.dumps(result, indent=1))

@@ -11,7 +11,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from amorphdb.cli import main
-from amorphdb.diffusion import (
+from amorphdb.analysis.diffusion import (
     KB_EV,
     arrhenius_fit,
     conductivity,
@@ -141,7 +141,7 @@ def test_trajectory_files_wrapped_positions_and_time_metadata(tmp_path):
 def test_amorphdb_md_trajectory_gives_its_frame_time_and_a_solid_stays_solid(tmp_path):
     from ase.calculators.emt import EMT
 
-    from amorphdb.diffusion import read_trajectory
+    from amorphdb.analysis.diffusion import read_trajectory
     from amorphdb.md import run_nvt
 
     path = tmp_path / "solid.traj"  # real NVT MD (EMT copper, 300 K): the time per frame comes from the run

@@ -14,7 +14,7 @@ from ase.io import write
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from amorphdb import features as feat
+from amorphdb.analysis import features as feat
 from amorphdb.cli import main
 from amorphdb.errors import InputError
 

@@ -11,7 +11,7 @@ import pytest
 from amorphdb import learning as L
 from amorphdb.cli import main
 from amorphdb.errors import InputError
-from amorphdb.features import COMPOSITIONAL_COLUMNS, FEATURE_COLUMNS, STRUCTURAL_COLUMNS
+from amorphdb.analysis.features import COMPOSITIONAL_COLUMNS, FEATURE_COLUMNS, STRUCTURAL_COLUMNS
 from amorphdb.units import KB_EV
 
 

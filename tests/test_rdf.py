@@ -14,7 +14,7 @@ from ase.build import bulk
 
 from amorphdb.cli import main
 from amorphdb.errors import InputError
-from amorphdb.rdf import element_order, pair_columns, partial_rdfs, rdf_r2, read_rdf_csv, write_rdf_csv
+from amorphdb.analysis.rdf import element_order, pair_columns, partial_rdfs, rdf_r2, read_rdf_csv, write_rdf_csv
 
 
 def coordination(df: pd.DataFrame, pair: str, n_b: int, volume: float, r_cut: float) -> float:
@@ -169,7 +169,7 @@ def test_read_rdf_csv_rejects_bad_files(tmp_path):
 
 
 def test_validate_rdf_checks_tables():
-    from amorphdb.rdf import validate_rdf
+    from amorphdb.analysis.rdf import validate_rdf
 
     table = pd.DataFrame({"Li-Li": [0.0, np.nan], "r": [0.0, 0.1]}, index=[5, 7])
     checked = validate_rdf(table, allow_nan=True)

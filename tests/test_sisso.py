@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from amorphdb.errors import InputError
-from amorphdb.sisso import (INV_KBT, PAPER_EQUATION, Expr, SISSORegressor, _l0_search, _standardise,
+from amorphdb.learning.sisso import (INV_KBT, PAPER_EQUATION, Expr, SISSORegressor, _l0_search, _standardise,
                             paper_sisso_model, paper_sisso_predict)
 from amorphdb.units import KB_EV
 

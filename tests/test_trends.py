@@ -1,4 +1,4 @@
-"""Tests of amorphdb.trends: planted Arrhenius data and correlations, then the paper's table end to end."""
+"""Tests of amorphdb.report.trends: planted Arrhenius data and correlations, then the paper's table end to end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amorphdb import trends
+from amorphdb.report import trends
 from amorphdb.cli import main
 from amorphdb.errors import InputError
 from amorphdb.learning import TARGET

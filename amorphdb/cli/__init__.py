@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .errors import AmorphDBError
+from ..errors import AmorphDBError
 
 _COMMANDS: dict[str, tuple[str, tuple, Callable[[argparse.Namespace], Any]]] = {}
 
@@ -33,7 +33,7 @@ def command(name: str, help: str, *args: tuple[tuple[str, ...], dict[str, Any]])
 
 
 def _database(args: argparse.Namespace):
-    from .database import Database
+    from ..database import Database
 
     return Database(args.db)
 
@@ -224,7 +224,7 @@ _RUN_NUMBERS: tuple[tuple[str, type, str], ...] = (
 def _cmd_run(args):
     import time
 
-    from .protocol import run
+    from ..protocol import run
 
     overrides = {name: getattr(args, name) for name, _, _ in _RUN_NUMBERS}
     overrides.update(scales=args.scales, pressure_convention=args.pressure_convention)
@@ -256,8 +256,8 @@ def _cmd_run(args):
 def _cmd_diffusion(args):
     import json
 
-    from .diffusion import conductivities, diffusion_from_trajectory, parse_charges, read_trajectory
-    from .errors import InputError
+    from ..analysis.diffusion import conductivities, diffusion_from_trajectory, parse_charges, read_trajectory
+    from ..errors import InputError
 
     charges = parse_charges(args.charge or [])
     traj = read_trajectory(args.trajectory, format=args.format)
@@ -269,7 +269,7 @@ def _cmd_diffusion(args):
                                         t_start=args.t_start, t_end=args.t_end)
     sigma = conductivities(results, charges, temperature, traj.volume) if charges else {}
     if args.plot:
-        from .plots import plot_msd
+        from ..report.plots import plot_msd
 
         plot_msd(results, args.plot, title=str(args.trajectory))
     if args.json:
@@ -308,9 +308,9 @@ def _cmd_arrhenius(args):
 
     from pymatgen.core import Composition
 
-    from .diffusion import arrhenius_fit, conductivity
-    from .errors import InputError
-    from .structure import volume_for_density
+    from ..analysis.diffusion import arrhenius_fit, conductivity
+    from ..errors import InputError
+    from ..structure import volume_for_density
 
     db = _database(args)
     info = db.show(args.formula)
@@ -332,7 +332,7 @@ def _cmd_arrhenius(args):
     db.add_arrhenius(info["formula"], args.source, args.species, fit.Ea, fit.Ea_err, fit.prefactor,
                      fit.prefactor_err, fit.t_min, fit.t_max)
     if args.plot:
-        from .plots import plot_arrhenius
+        from ..report.plots import plot_arrhenius
 
         plot_arrhenius(T, D, D_err if weighted else None, fit, args.plot, [(t, d) for t, d, _ in excluded],
                        title=f"{info['formula']} {args.species} ({args.source})")
@@ -380,15 +380,15 @@ def _cmd_arrhenius(args):
          arg("--format", help="ASE format name when the file name does not tell, e.g. lammps-dump-text"),
          arg("--plot", metavar="PNG", help="write the partial RDFs to this PNG"))
 def _cmd_rdf(args):
-    from .diffusion import read_trajectory
-    from .rdf import partial_rdfs, write_rdf_csv
+    from ..analysis.diffusion import read_trajectory
+    from ..analysis.rdf import partial_rdfs, write_rdf_csv
 
     df = partial_rdfs(read_trajectory(args.trajectory, format=args.format), r_max=args.r_max, dr=args.dr,
                       sigma=args.sigma, max_frames=args.max_frames)
     write_rdf_csv(df, args.out)
     print(f"wrote {args.out}: {', '.join(c for c in df.columns if c != 'r')}")
     if args.plot:
-        from .plots import plot_rdf
+        from ..report.plots import plot_rdf
 
         plot_rdf({str(args.trajectory): df}, args.plot)
         print(f"wrote {args.plot}")
@@ -408,8 +408,8 @@ def _cmd_rdf_compare(args):
     import json
     from pathlib import Path
 
-    from .errors import InputError
-    from .rdf import pair_key, read_rdf_csv, rdf_r2, validate_rdf
+    from ..errors import InputError
+    from ..analysis.rdf import pair_key, read_rdf_csv, rdf_r2, validate_rdf
 
     if args.formula is None:
         ref, cand = read_rdf_csv(args.reference), read_rdf_csv(args.candidate)
@@ -435,7 +435,7 @@ def _cmd_rdf_compare(args):
                         {pair_key(o) for o in other.columns if o != "r"}]
                  for name, df, other in (("reference", ref, cand), ("candidate", cand, ref))}
     if args.plot:
-        from .plots import plot_rdf
+        from ..report.plots import plot_rdf
 
         plot_rdf(dict(zip(labels, (ref, cand))), args.plot,
                  title=f"{args.formula + ': ' if args.formula else ''}R² = {r2:.3f}")
@@ -469,8 +469,8 @@ def _cmd_rdf_compare(args):
 def _cmd_features(args):
     import json
 
-    from . import features as feat
-    from .errors import InputError
+    from ..analysis import features as feat
+    from ..errors import InputError
 
     if (args.structure is None) == (args.formula is None):
         raise InputError("give either a STRUCTURE_FILE or --formula FORMULA")
@@ -507,7 +507,7 @@ _DATA_ARGS = (arg("--data", metavar="CSV", help="training table with the columns
 
 
 def _training_table(args):
-    from .learning import load_table
+    from ..learning import load_table
 
     return load_table(args.data, None if args.data else _database(args), source=args.source)
 
@@ -524,7 +524,7 @@ def _training_table(args):
          arg("--n-sis", type=int, help="sisso: features screened per dimension (default 50; the d-D search "
              "runs over all d-subsets of d*n_sis features, keep it small above 4-D)"))
 def _cmd_train(args):
-    from .learning import train
+    from ..learning import train
 
     sisso = {k: v for k, v in (("max_dim", args.max_dim), ("dim", args.dim), ("n_sis", args.n_sis))
              if v is not None}
@@ -567,7 +567,7 @@ def _cmd_train(args):
 def _cmd_predict(args):
     from pathlib import Path
 
-    from .learning import MODEL_KINDS, load_model, load_table, predict, predict_formula, train
+    from ..learning import MODEL_KINDS, load_model, load_table, predict, predict_formula, train
 
     if args.formula is None and not args.data:
         raise AmorphDBError("give a FORMULA, or --data with the feature rows to predict")
@@ -584,7 +584,7 @@ def _cmd_predict(args):
         print(result.text())
         table = result.table.assign(formula=result.formula)[["formula", *result.table.columns]]
         if args.plot:
-            from .plots import plot_arrhenius_model
+            from ..report.plots import plot_arrhenius_model
 
             t = table["temperature"]
             title = f"{result.formula}: {model.kind} on the {args.engine} structures"
@@ -611,7 +611,7 @@ def _cmd_predict(args):
          arg("--seed", type=int, default=62), arg("--n-members", type=int, default=20),
          arg("--n-bootstrap", type=int, default=100))
 def _cmd_evaluate(args):
-    from .learning import evaluate, write_evaluation
+    from ..learning import evaluate, write_evaluation
 
     table = _training_table(args)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
@@ -633,7 +633,7 @@ def _cmd_evaluate(args):
 def _cmd_report(args):
     import pandas as pd
 
-    from .trends import report
+    from ..report.trends import report
 
     paths = report(_training_table(args), args.out, temperature=args.temperature)
     groups = pd.read_csv(paths["anions"])

@@ -31,8 +31,8 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
 
-from .errors import InputError, MDError
-from .units import AMU_PER_A3_IN_G_PER_CM3
+from ..errors import InputError, MDError
+from ..units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
 

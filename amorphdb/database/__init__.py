@@ -57,9 +57,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
-from .composition import parse_formula
-from .errors import DatabaseError, InputError, first_line
-from .units import AMU_PER_A3_IN_G_PER_CM3
+from ..composition import parse_formula
+from ..errors import DatabaseError, InputError, first_line
+from ..units import AMU_PER_A3_IN_G_PER_CM3
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ T = TypeVar("T")
 
 
 def _code_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -675,7 +675,7 @@ class Database:
 
     def add_rdf(self, run_id: int, rdf: pd.DataFrame) -> None:
         """Partial RDFs of the run: a DataFrame with column ``r`` (Å) and one g(r) column per pair (``Li-S``)."""
-        from .rdf import validate_rdf
+        from ..analysis.rdf import validate_rdf
 
         self._add_to_run(run_id, "rdfs", _rdf_rows(validate_rdf(rdf, "RDF table", allow_nan=True)))
 
@@ -1168,7 +1168,7 @@ def _numeric(table: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
 def _read_paper_table(path: Path) -> pd.DataFrame:
     """``ml_features.csv`` checked: the three key columns and the 42 feature columns present, every other cell
     numeric, formulas valid, temperature and AAV positive."""
-    from .features import FEATURE_COLUMNS
+    from ..analysis.features import FEATURE_COLUMNS
 
     table = _read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in ("formula", PAPER_TARGET, "temperature", *FEATURE_COLUMNS) if c not in table.columns]
@@ -1206,7 +1206,7 @@ def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[s
     """(formula, source, engine, rdfs rows) of every ``DFT_RDF_<formula>.csv`` / ``M3GNet_RDF_<formula>.csv``."""
     from tqdm import tqdm
 
-    from .rdf import read_rdf_csv
+    from ..analysis.rdf import read_rdf_csv
 
     parsed = []
     for file in tqdm(files, desc="RDF files", unit="file", disable=None):
@@ -1224,7 +1224,7 @@ def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[s
 
 def _paper_arrhenius(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Li Arrhenius fit (unweighted, ln D vs 1/T) of every formula of the paper's table with >= 3 temperatures."""
-    from .diffusion import arrhenius_fit
+    from ..analysis.diffusion import arrhenius_fit
 
     fits = {}
     for formula, rows in table.groupby("formula", sort=False):

@@ -22,8 +22,8 @@ from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers, chemical_symbols
 from pymatgen.core import Composition
 
-from .composition import parse_formula
-from .errors import EngineError
+from ..composition import parse_formula
+from ..errors import EngineError
 
 log = logging.getLogger(__name__)
 

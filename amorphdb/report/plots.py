@@ -43,7 +43,7 @@ def plot_sisso_rmse(train: dict[str, list[float]], cv: dict[str, list[float]], p
 def plot_msd(results: dict, path, title: str = "") -> str:
     """MSD (Å²) against lag time (ps) per species, the fitted line dashed and the fit window shaded;
     ``results`` is the dict of :class:`~amorphdb.diffusion.DiffusionResult` of one trajectory."""
-    from .units import A2_PER_PS_IN_CM2_PER_S
+    from ..units import A2_PER_PS_IN_CM2_PER_S
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for i, (species, res) in enumerate(results.items()):

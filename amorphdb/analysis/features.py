@@ -65,10 +65,10 @@ from ase.data.cohesive_energies import cohesive_energy_kittel2005
 from pymatgen.core import Composition, Element, Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
 
-from .composition import parse_formula
+from ..composition import parse_formula
 from .diffusion import evenly_spaced
-from .errors import InputError
-from .units import AMU_PER_A3_IN_G_PER_CM3
+from ..errors import InputError
+from ..units import AMU_PER_A3_IN_G_PER_CM3
 
 logger = logging.getLogger(__name__)
 

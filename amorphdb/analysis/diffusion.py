@@ -65,8 +65,8 @@ from pymatgen.core import IStructure
 from scipy import constants
 from scipy.optimize import curve_fit
 
-from .errors import InputError, first_line
-from .units import A2_PER_PS_IN_CM2_PER_S, KB_EV
+from ..errors import InputError, first_line
+from ..units import A2_PER_PS_IN_CM2_PER_S, KB_EV
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _guessed_format(path: Path) -> str:
 def _md_run_info(path: str | Path, n_frames: int) -> tuple[float | None, float | None]:
     """(time between frames ps, target temperature K) of a finished amorphdb MD run, from its result file
     next to the trajectory; (None, None) for any other file."""
-    from .md import load_result
+    from ..md import load_result
 
     result = load_result(path)
     if result is None or result.n_frames != n_frames:

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element
 
-from .composition import parse_formula
-from .errors import InputError
-from .learning import D_UNIT, TARGET, check_table, feature_columns
+from ..composition import parse_formula
+from ..errors import InputError
+from ..learning import D_UNIT, TARGET, check_table, feature_columns
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def family_of(symbol: str) -> str:
 def composition_table(table: pd.DataFrame) -> pd.DataFrame:
     """One row per composition: anion, family, Li fraction, binary flag with radius and group of X,
     Ea ± err (eV) and D0 (cm²/s) of the Arrhenius fit (NaN below three temperatures), D (cm²/s) per T."""
-    from .diffusion import arrhenius_fit
+    from ..analysis.diffusion import arrhenius_fit
 
     rows = []
     for formula, sub in table.groupby("formula", sort=True):

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, first_line
-from .units import KB_EV
+from ..errors import InputError, first_line
+from ..units import KB_EV
 
 log = logging.getLogger(__name__)
 
@@ -804,9 +804,9 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
     ``amorphdb.protocol.ProtocolSettings`` that override the preset's. Ea comes from an Arrhenius fit of the
     predicted D(T) weighted by the predicted uncertainty.
     """
-    from .database import Database
-    from .diffusion import arrhenius_fit
-    from .protocol import run
+    from ..database import Database
+    from ..analysis.diffusion import arrhenius_fit
+    from ..protocol import run
 
     temps = [float(t) for t in temperatures]
     if not temps or min(temps) <= 0:
@@ -868,7 +868,7 @@ def write_evaluation(ev: Evaluation, table: pd.DataFrame, out_dir: str | Path, s
     """Write ``scores.csv``, ``predictions.csv``, ``scores.md`` and the PNGs into ``out_dir``: parity plots
     (paper split train/test, grouped CV) per model, importances and SHAP of ``rf``/``xgb`` (fitted on all
     rows), and for each formula of ``curves`` its held-out Arrhenius curve by each of ``curve_kinds``."""
-    from . import plots
+    from ..report import plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ from pymatgen.optimization.neighbors import find_points_in_spheres
 from tqdm import tqdm
 
 from .diffusion import Trajectory, evenly_spaced, read_trajectory
-from .errors import InputError, first_line
+from ..errors import InputError, first_line
 
 log = logging.getLogger(__name__)
 

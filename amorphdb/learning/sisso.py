@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from .errors import InputError
-from .units import KB_EV
+from ..errors import InputError
+from ..units import KB_EV
 
 log = logging.getLogger(__name__)
 

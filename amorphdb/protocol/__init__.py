@@ -40,12 +40,12 @@ from ase.io import read
 from pymatgen.io.ase import AseAtomsAdaptor
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from .composition import parse_formula, scale_composition
-from .diffusion import MIN_FRAMES, arrhenius_fit, diffusion_from_trajectory
-from .engines import Engine, check_elements, load_engine
-from .errors import ConvergenceError, InputError, MDError
-from .md import MDResult, atomic_write, load_result, run_nvt
-from .structure import guess_density, random_packing
+from ..composition import parse_formula, scale_composition
+from ..analysis.diffusion import MIN_FRAMES, arrhenius_fit, diffusion_from_trajectory
+from ..engines import Engine, check_elements, load_engine
+from ..errors import ConvergenceError, InputError, MDError
+from ..md import MDResult, atomic_write, load_result, run_nvt
+from ..structure import guess_density, random_packing
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ def run(formula: str, *, preset: str = "quick", engine: str | Engine = "chgnet",
     check_elements(eng, composition)
     source = f"mlip-{eng.name}"
     if db is None or isinstance(db, (str, os.PathLike)):
-        from .database import Database
+        from ..database import Database
 
         db = Database(db)
     work = default_workdir(reduced, source, settings, workdir)
@@ -468,8 +468,8 @@ def _analyse(ctx: RunContext, result: TemperatureResult) -> dict[str, dict[str, 
     cache = Path(result.production.path).with_suffix(".analysis.json")
     if cache.exists() and ctx.db.features(result.run_id):
         return json.loads(cache.read_text())
-    from .features import trajectory_features
-    from .rdf import partial_rdfs
+    from ..analysis.features import trajectory_features
+    from ..analysis.rdf import partial_rdfs
 
     s, prod = ctx.settings, result.production
     frames = read(prod.path, index=":")
