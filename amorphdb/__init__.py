@@ -1,6 +1,19 @@
 """amorphdb: amorphous structures by melt-quench MD, their ionic diffusivity, a database, and models.
 
-Data flow: composition → structure → MD runs → analysis → database → models.
+Data flow: composition → structure → MD → protocol → analysis → database → learning → reports.
+
+Entry points, one per stage (each has a command of the same job, see docs/architecture.md):
+
+- run:     ``run`` (melt-quench of one composition, analysed and stored), ``validate`` (runs against the
+           paper's AIMD reference)
+- analyse: ``diffusion_from_trajectory``, ``arrhenius_fit``, ``partial_rdfs``, ``features``
+- store:   ``Database``
+- limit:   ``amorphous_limit``, ``synthesizability`` (Aykol et al.'s amorphous limit of a composition)
+- learn:   ``train``, ``predict``, ``evaluate``, ``predict_formula``, ``report``
+
+Everything else exported here is a helper those build on: result types, settings, readers, single
+statistics, plots, errors. ``__all__`` lists the entry points first, then the helpers.
+
 Public names are loaded lazily (PEP 562) so that ``import amorphdb`` and the CLI start fast;
 heavy libraries (torch, the ML potentials, xgboost) load only when used.
 """
@@ -15,44 +28,69 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+local"
 
-# public name -> module that defines it
-_EXPORTS: dict[str, str] = {
+# Entry points, in data-flow order: public name -> module that defines it.
+_ENTRY_POINTS: dict[str, str] = {
+    # run
+    "run": "workflows.melt_quench",
+    "validate": "workflows.validation",
+    # analyse
+    "diffusion_from_trajectory": "analysis.diffusion", "arrhenius_fit": "analysis.arrhenius",
+    "partial_rdfs": "analysis.rdf", "features": "analysis.features",
+    # store
+    "Database": "database.api",
+    # the amorphous limit and synthesizability
+    "amorphous_limit": "workflows.amorphous_limit", "synthesizability": "workflows.amorphous_limit",
+    # learn
+    "train": "learning.train", "predict": "learning.train", "evaluate": "learning.evaluate",
+    "predict_formula": "workflows.predict",
+    "report": "reports.trends",
+}
+
+# Helpers, grouped by the package that defines them: public name -> module.
+_HELPERS: dict[str, str] = {
     # errors
     "AmorphDBError": "errors", "InputError": "errors", "EngineError": "errors", "MDError": "errors",
     "ConvergenceError": "errors", "DatabaseError": "errors",
-    # composition
+    # composition, structure
     "parse_formula": "composition", "reduced_formula": "composition", "scale_composition": "composition",
-    # structure, engines, MD, protocol
     "guess_density": "structure", "random_packing": "structure",
-    "Engine": "engines", "load_engine": "engines", "check_elements": "engines",
-    "run_nvt": "md", "MDResult": "md",
-    **{name: "protocol" for name in ("run", "ProtocolSettings", "PRESETS", "settings_for", "ProtocolResult")},
-    # analysis: diffusion and RDFs
-    **{name: "analysis.diffusion" for name in (
-        "diffusivity", "diffusion_from_trajectory", "DiffusionResult", "msd_fft", "arrhenius_fit",
-        "ArrheniusResult", "extrapolate", "conductivity", "conductivities", "parse_charges", "read_trajectory", "Trajectory")},
+    # engines, MD
+    "Potential": "engines.base", "Engine": "engines", "load_engine": "engines", "check_elements": "engines",
+    "run_nvt": "md.runner", "MDResult": "md.files",
+    # protocol
+    **{name: "protocol.settings" for name in ("ProtocolSettings", "PRESETS", "settings_for")},
+    "ProtocolResult": "protocol.results",
+    # analysis
+    "read_trajectory": "analysis.trajectory", "Trajectory": "analysis.trajectory",
+    **{name: "analysis.diffusion" for name in ("msd_fft", "diffusivity", "DiffusionResult")},
+    **{name: "analysis.arrhenius" for name in ("ArrheniusResult", "extrapolate", "arrhenius_points")},
+    **{name: "analysis.conductivity" for name in (
+        "conductivity", "conductivities", "parse_charges", "Transport", "transport_from_trajectory")},
     **{name: "analysis.rdf" for name in (
-        "partial_rdfs", "read_rdf_csv", "validate_rdf", "write_rdf_csv", "rdf_r2", "element_order", "pair_columns")},
-    **{name: "report.plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf")},
-    # analysis: the paper's features
+        "read_rdf_csv", "validate_rdf", "write_rdf_csv", "rdf_r2", "compare_rdfs", "element_order", "pair_columns")},
     **{name: "analysis.features" for name in (
         "FEATURE_COLUMNS", "STRUCTURAL_COLUMNS", "COMPOSITIONAL_COLUMNS", "compositional_features",
-        "structural_features", "trajectory_features", "element_data_sources",
-        "load_element_table", "read_structure", "read_frames")},
+        "structural_features", "trajectory_features", "element_data_sources", "element_data_source",
+        "load_element_table", "read_structure", "read_frames", "FeatureSet", "features_of")},
     # database
-    "Database": "database", "RunInfo": "database", "ModelInfo": "database", "default_url": "database",
-    "paper_density": "database",
+    "RunInfo": "database.views", "ModelInfo": "database.views", "default_url": "database.connection",
+    "AmorphousLimitView": "database.views", "Verdict": "workflows.amorphous_limit",
+    "SourceRDFComparison": "database.views",
+    "paper_density": "database.importers.paper",
     # learning
-    **{name: "learning" for name in (
-        "train", "predict", "evaluate", "load_model", "load_table", "TrainedModel", "predict_formula",
-        "MODEL_KINDS")},
-    "report": "report.trends",
-    # learning: SISSO
-    "SISSORegressor": "learning.sisso", "paper_sisso_predict": "learning.sisso", "paper_sisso_model": "learning.sisso",
-    "PAPER_EQUATION": "learning.sisso",
+    "load_model": "learning.train", "TrainedModel": "learning.train", "load_table": "learning.table",
+    "MODEL_KINDS": "learning.models",
+    **{name: "learning.train" for name in ("train_and_save", "SavedModel", "resolve_model")},
+    **{name: "learning.sisso" for name in (
+        "SISSORegressor", "paper_sisso_predict", "paper_sisso_model", "PAPER_EQUATION")},
+    # report
+    **{name: "reports.plots" for name in ("plot_msd", "plot_arrhenius", "plot_rdf", "save_figure")},
+    "evaluate_and_write": "reports.evaluation",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+_EXPORTS: dict[str, str] = {**_ENTRY_POINTS, **_HELPERS}
+
+__all__ = ["__version__", *_ENTRY_POINTS, *_HELPERS]
 
 
 def __getattr__(name: str):
@@ -65,4 +103,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return [*__all__, *(n for n in globals() if n.startswith("__") and n not in __all__)]

@@ -50,9 +50,10 @@ def main() -> None:
 
     from ase import Atoms
 
-    from amorphdb.analysis.diffusion import Trajectory, diffusivity
+    from amorphdb.analysis.diffusion import diffusivity
     from amorphdb.analysis.features import features
     from amorphdb.analysis.rdf import partial_rdfs
+    from amorphdb.analysis.trajectory import Trajectory
 
     positions, cell, symbols = synthetic_run(args.frames)
     dt = 0.002
@@ -87,7 +88,7 @@ def main() -> None:
 
         import ase.io
 
-        from amorphdb.analysis.diffusion import read_trajectory
+        from amorphdb.analysis.trajectory import read_trajectory
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "run.traj"

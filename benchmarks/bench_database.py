@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import create_engine, make_url
 
-from amorphdb.database import PAPER_TARGET, Database
+from amorphdb.database import Database
+from amorphdb.units import PAPER_TARGET
 
 
 def _timed(fn) -> float:

@@ -70,15 +70,18 @@ def main() -> int:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.plot:
-        from amorphdb.report.plots import _save_png, plt
+        from matplotlib.figure import Figure
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        from amorphdb.reports.plots import DPI, save_figure
+
+        fig = Figure(figsize=(5, 3.5), dpi=DPI, layout="tight")
+        ax = fig.subplots()
         ax.hist(np.clip(table["pooled R² (amorphdb)"], 0.5, 1), bins=np.linspace(0.5, 1, 26), color="C0")
         for t in PAPER:
             ax.axvline(t, color="0.5", lw=0.8, ls="--")
         ax.set_xlabel("R² of M3GNet vs DFT g(r), pooled (values < 0.5 shown at 0.5)")
         ax.set_ylabel("compositions")
-        print(f"wrote {_save_png(fig, args.plot)}")
+        print(f"wrote {save_figure(fig, args.plot)}")
     return 0
 
 

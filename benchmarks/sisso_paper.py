@@ -105,13 +105,14 @@ def main() -> None:
     if not args.no_timing:
         result["timing"] = _timing()
     if args.out:
-        from amorphdb.report.plots import plot_sisso_rmse
+        from amorphdb.reports.plots import plot_sisso_rmse, save_figure
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "sisso_paper.json").write_text(json.dumps(result, indent=1))
         train = {n: [e["rmse"] for e in r["model"]["equations"]] for n, r in result["fits"].items()}
         cvm = {n: [float(np.mean(cv[f"{n} {d}D"])) for d in range(1, 5)] for n in CV_CONFIGS}
-        png = plot_sisso_rmse(train, cvm, paper_rmse, float(np.mean(cv["paper fixed"])), args.out / "sisso_rmse.png")
+        png = save_figure(plot_sisso_rmse(train, cvm, paper_rmse, float(np.mean(cv["paper fixed"]))),
+                          args.out / "sisso_rmse.png")
         print(f"\nwrote {args.out / 'sisso_paper.json'} and {png}")
 
 

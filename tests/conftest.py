@@ -25,3 +25,21 @@ def db(tmp_path):
     database = Database(tmp_path / "amorphdb.sqlite")
     yield database
     database.close()
+
+
+@pytest.fixture(scope="session")
+def ar1():
+    """``ar1(g, n, size, seed)``: ``size`` stationary AR(1) series of ``n`` samples with unit variance and
+    statistical inefficiency g = (1 + φ)/(1 − φ) (the known answer for the time-series statistics)."""
+    import math
+
+    import numpy as np
+    from scipy.signal import lfilter
+
+    def make(g: float, n: int, size: int, seed: int) -> np.ndarray:
+        phi = (g - 1) / (g + 1)
+        burn = int(20 * g)
+        e = np.random.default_rng(seed).standard_normal((size, n + burn)) * math.sqrt(1 - phi**2)
+        return lfilter([1.0], [1.0, -phi], e, axis=1)[:, burn:]
+
+    return make

@@ -1,18 +1,14 @@
-"""Diffusion from MD trajectories: MSD per species, D with an honest error bar, Arrhenius fits, Nernst–Einstein.
+"""Diffusion from MD trajectories: MSD per species and D with an honest error bar.
 
 What is here
 ------------
-- :func:`read_trajectory` turns any ASE-readable file (``.traj``, extended XYZ, VASP ``XDATCAR``, LAMMPS dump)
-  or a list of ASE ``Atoms`` / pymatgen ``Structure`` into arrays (:class:`Trajectory`); positions are unwrapped
-  by the minimum-image displacement between consecutive frames, so wrapped and unwrapped files both work as
-  long as no atom moves more than half a cell between two frames.
 - :func:`msd_fft` is the mean squared displacement of every atom averaged over all time origins, computed with
   FFTs (O(T log T), the algorithm of Calandrini et al., nMoldyn, 2011) instead of a double loop.
 - :func:`diffusivity` gives D per species (cm²/s) from drift-corrected positions;
-  :func:`diffusion_from_trajectory` does the same for a file or a list of frames.
-- :func:`arrhenius_fit` fits ln D = ln D0 − Ea / (kB T) weighted by the uncertainties; :class:`ArrheniusResult`
-  predicts D(T) with its error (:func:`extrapolate` to 300 K); :func:`conductivity` is Nernst–Einstein,
-  :func:`conductivities` applies it to the species of a trajectory with given charges.
+  :func:`diffusion_from_trajectory` does the same for a file or a list of frames (read by
+  :mod:`amorphdb.analysis.trajectory`).
+- Arrhenius fits are in :mod:`amorphdb.analysis.arrhenius`, Nernst–Einstein conductivities in
+  :mod:`amorphdb.analysis.conductivity`.
 
 How D and its uncertainty are estimated
 ---------------------------------------
@@ -35,17 +31,26 @@ maximum-likelihood line under this covariance (kinisi samples a likelihood of th
 standard error of D comes from the GLS parameter covariance. Over 200 seeds of a 3D random walk
 (5, 20 or 50 walkers, 1000 frames) the error bars are
 calibrated: the spread of (D − D_true)/σ is 0.96–1.00, 70–78 % of the estimates lie within 1σ and 94–97 %
-within 2σ, with a slight low bias of about 0.2σ (tests/test_diffusion.py checks 50 seeds). The model
+within 2σ, with a slight low bias of about 0.2σ (tests/analysis/test_diffusion.py checks 50 seeds). The model
 treats atoms as independent, so collective motion in a real liquid makes the error somewhat too small.
 
 The fit window excludes the ballistic and caging start: by default it runs from 10 % to 50 % of the
 trajectory length (the longest lags are few and noisy). Drift: the displacement of the centre of mass of
 the whole system (mass-weighted) is subtracted from every atom.
 
-A species is flagged ``diffusive=False`` when its MSD has not reached the diffusive regime: the MSD at the
-end of the window is below ``min_msd`` (4 Å², about one Li hop) or the log-log slope of MSD(t) over the
-window is outside [0.7, 1.3] (a glass or a solid gives ≪ 1). Its D is still the fitted slope, but it is an
-upper bound, not a diffusion coefficient, and :func:`arrhenius_fit` callers should leave it out.
+A species is flagged ``diffusive=False`` when its MSD has not reached the diffusive regime. In a liquid or
+glass the MSD first rises to a vibrational plateau P (the cage, reached within ~0.1 ps for Li) and only then
+grows as P + 6Dt, so the log-log slope of the raw MSD is < 1 even when the motion is diffusive (a 1.5 Å²
+plateau and D = 1e-5 cm²/s give 0.7 over 2–10 ps). The test therefore looks at the MSD *above the plateau*:
+P = MSD(t_c) with t_c = min(t_start / 2, 0.5 ps), and the log-log slope of MSD(t) − P against t − t_c over
+the window must lie in [0.7, 1.3] (exactly 1 for cage + diffusion, ≈ 0.67 for MSD ∝ √t sub-diffusion, > 1.5
+for ballistic flight). Also: the MSD at the end of the window must reach ``min_msd`` (4 Å², about one Li hop;
+a solid's vibrations stay far below), the fitted slope must be positive and at least 3 standard errors (a
+crystal's MSD is flat within its noise). A flagged D is still the fitted slope, but it is an upper bound, not
+a diffusion coefficient, and Arrhenius fits leave it out (:func:`amorphdb.analysis.arrhenius.arrhenius_points`).
+kinisi leaves the start of the diffusive regime to the user (its ``start_dt``) and has no such flag;
+``tests/analysis/test_diffusion.py`` checks the test on a caged-then-diffusive signal, on sub-diffusion and
+on a vibrating crystal.
 
 Library choice: kinisi 2.1 (an optional test dependency, compared in the tests) brings scipp, emcee and an
 MCMC per species, seconds per call; pymatgen-analysis-diffusion's error bar ignores the correlations. The
@@ -55,156 +60,23 @@ GLS above is a few lines of numpy, fast enough for the 10 000-frame benchmark (b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
-from pymatgen.core import IStructure
-from scipy import constants
-from scipy.optimize import curve_fit
 
-from ..errors import InputError, first_line
-from ..units import A2_PER_PS_IN_CM2_PER_S, KB_EV
+from ._records import finite_or_none
+from .trajectory import Trajectory, evenly_spaced, read_trajectory
+from ..errors import InputError
+from ..units import A2_PER_PS_IN_CM2_PER_S
 
 log = logging.getLogger(__name__)
 
 METHOD = "GLS, kinisi-type MSD covariance"
 MIN_FRAMES = 20  # shortest trajectory (frames) that diffusivity() accepts
-
-
-@dataclass
-class Trajectory:
-    """Frames as arrays: ``positions`` (n_frames, n_atoms, 3) Å as read, ``cells`` (n_frames, 3, 3) Å,
-    element ``symbols``, ``dt_ps`` the time between frames (ps) and ``temperature`` the target temperature
-    of the run (K; both None when the source does not say)."""
-
-    positions: np.ndarray
-    cells: np.ndarray
-    symbols: list[str]
-    dt_ps: float | None = None
-    temperature: float | None = None
-
-    @property
-    def n_frames(self) -> int:
-        return self.positions.shape[0]
-
-    @property
-    def volume(self) -> float:
-        """Mean cell volume over the frames, Å³."""
-        return float(np.mean(np.abs(np.linalg.det(self.cells))))
-
-    def unwrapped(self) -> np.ndarray:
-        """Positions (Å) unwrapped by the minimum-image displacement between consecutive frames."""
-        frac = np.einsum("fai,fij->faj", self.positions, np.linalg.inv(self.cells))
-        step = np.diff(frac, axis=0)
-        step -= np.round(step)
-        frac = np.concatenate([frac[:1], frac[:1] + np.cumsum(step, axis=0)])
-        return np.einsum("fai,fij->faj", frac, self.cells)
-
-
-def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: str = ":",
-                    format: str | None = None) -> Trajectory:
-    """Read a trajectory file (any format ASE reads; ``format`` names it when ASE cannot guess it from the
-    file, e.g. ``"lammps-dump-text"``) or convert ASE ``Atoms`` / pymatgen ``Structure`` frames (a single
-    structure is a one-frame trajectory); a :class:`Trajectory` is returned as it is.
-
-    The time per frame is taken from ``atoms.info["time_ps"]`` when every frame has it, else, for the
-    ``.traj`` of a finished amorphdb MD run, from its ``.result.json`` (time step × steps per frame), which
-    also gives the run's target temperature.
-    """
-    if isinstance(path_or_frames, Trajectory):
-        return path_or_frames
-    if isinstance(path_or_frames, (str, Path)):
-        import ase.io
-        from ase.io.formats import UnknownFileTypeError
-
-        path = Path(path_or_frames)
-        if not path.is_file():
-            raise InputError(f"trajectory file not found: {path}")
-        if path.stat().st_size == 0:
-            raise InputError(f"trajectory file {path} is empty")
-        hint = "name the format with --format / format=, e.g. extxyz, vasp-xdatcar, lammps-dump-text"
-        try:
-            frames = ase.io.read(path, index=index, format=format)
-        except UnknownFileTypeError as exc:
-            raise InputError(f"cannot read trajectory {path}: ASE does not know the file type {exc.args[0]!r} "
-                             f"({hint})") from None
-        except Exception as exc:  # ASE raises many types for unreadable files
-            first = first_line(exc)
-            if format is None:
-                first = f"read as {_guessed_format(path)!r}: {first} ({hint})"
-            raise InputError(f"cannot read trajectory {path}: {first}") from None
-        if not isinstance(frames, list):
-            frames = [frames]
-    elif isinstance(path_or_frames, (Atoms, IStructure)):
-        frames = [path_or_frames]
-    else:
-        try:
-            frames = list(path_or_frames)
-        except TypeError:
-            raise InputError(f"not a trajectory: {type(path_or_frames).__name__}") from None
-    if not frames:
-        raise InputError("the trajectory has no frames")
-    positions, cells, times = [], [], []
-    symbols = _symbols(frames[0])
-    for k, frame in enumerate(frames):
-        if _symbols(frame) != symbols:
-            raise InputError(f"frame {k} has other atoms than the first frame")
-        if isinstance(frame, Atoms):
-            positions.append(frame.get_positions())
-            cells.append(np.asarray(frame.cell[:], dtype=float))
-            times.append(frame.info.get("time_ps"))
-        else:
-            positions.append(frame.cart_coords)
-            cells.append(frame.lattice.matrix)
-            times.append(frame.properties.get("time_ps"))
-    cells_arr = np.array(cells)
-    if np.any(np.abs(np.linalg.det(cells_arr)) < 1e-6):
-        raise InputError("the trajectory has no periodic cell (zero cell volume): diffusion and RDF need one")
-    dt, temperature = None, None
-    if isinstance(path_or_frames, (str, Path)) and index == ":" and len(frames) > 1:
-        dt, temperature = _md_run_info(path_or_frames, len(frames))
-    if all(t is not None for t in times) and len(times) > 1:
-        steps = np.diff(np.asarray(times, dtype=float))
-        dt = float(steps[0]) if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-6) else None
-    return Trajectory(np.array(positions, dtype=float), cells_arr, symbols, dt, temperature)
-
-
-def _guessed_format(path: Path) -> str:
-    """The format ASE guesses for ``path`` (from its name and first bytes), or "unknown"."""
-    from ase.io.formats import filetype
-
-    try:
-        return str(filetype(str(path), guess=True))
-    except Exception:  # an empty or unreadable file
-        return "unknown"
-
-
-def _md_run_info(path: str | Path, n_frames: int) -> tuple[float | None, float | None]:
-    """(time between frames ps, target temperature K) of a finished amorphdb MD run, from its result file
-    next to the trajectory; (None, None) for any other file."""
-    from ..md import load_result
-
-    result = load_result(path)
-    if result is None or result.n_frames != n_frames:
-        return None, None
-    return result.timestep * result.n_steps / (n_frames - 1) / 1000.0, float(result.temperature)
-
-
-def _symbols(frame) -> list[str]:
-    if isinstance(frame, Atoms):
-        return list(frame.get_chemical_symbols())
-    if isinstance(frame, IStructure):
-        return [site.specie.symbol for site in frame]
-    raise InputError(f"a frame must be an ASE Atoms or a pymatgen Structure, got {type(frame).__name__}")
-
-
-def evenly_spaced(first: int, last: int, n: int) -> np.ndarray:
-    """At most ``n`` evenly spaced integers from ``first`` to ``last`` (both included, no repeats): the frames
-    or lags to use when there are more than ``n``."""
-    return np.unique(np.linspace(first, last, min(n, last - first + 1)).round().astype(int))
+CAGE_TIME_PS = 0.5  # latest lag (ps) at which the vibrational plateau is read (see the module docstring)
+MIN_SIGNIFICANCE = 3.0  # a diffusive D is at least this many standard errors above zero
 
 
 def msd_fft(positions: np.ndarray) -> np.ndarray:
@@ -233,7 +105,8 @@ class DiffusionResult:
 
     ``D``, ``D_err`` in cm²/s; ``t_fit`` the fitted lag range (ps); ``time`` (ps) and ``msd`` (Å²) the
     drift-corrected MSD curve averaged over the species' atoms; ``intercept`` (Å²) of the fitted line;
-    ``loglog_slope`` of MSD(t) over the window; ``reason`` says why ``diffusive`` is False.
+    ``loglog_slope`` of the MSD above its vibrational plateau over the window (1 when diffusive, see the module
+    docstring); ``reason`` says why ``diffusive`` is False.
     """
 
     species: str
@@ -251,14 +124,9 @@ class DiffusionResult:
 
     def to_dict(self) -> dict:
         """The scalar fields, JSON-ready (no MSD arrays; NaN becomes None)."""
-        return _finite({"species": self.species, "D": self.D, "D_err": self.D_err, "diffusive": self.diffusive,
+        return finite_or_none({"species": self.species, "D": self.D, "D_err": self.D_err, "diffusive": self.diffusive,
                         "n_atoms": self.n_atoms, "t_fit": list(self.t_fit), "method": self.method,
                         "intercept": self.intercept, "loglog_slope": self.loglog_slope, "reason": self.reason})
-
-
-def _finite(record: dict) -> dict:
-    """``record`` with every non-finite float replaced by None (strict JSON has no NaN)."""
-    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in record.items()}
 
 
 def diffusivity(
@@ -349,20 +217,32 @@ def _fit_msd(species: str, x: np.ndarray, time: np.ndarray, msd: np.ndarray, lag
     slope, intercept = beta
     D = slope / 6 * A2_PER_PS_IN_CM2_PER_S
     D_err = float(np.sqrt(beta_cov[0, 0])) / 6 * A2_PER_PS_IN_CM2_PER_S
-    loglog = float(np.polyfit(np.log(t[pos]), np.log(y[pos]), 1)[0]) if pos.sum() >= 3 else float("nan")
+    loglog, plateau = _slope_above_plateau(time, msd, lags)
     reason = ""
     if y[-1] < min_msd:
         reason = f"MSD reaches only {y[-1]:.2g} Å² at {t[-1]:.3g} ps (< {min_msd:g} Å²)"
+    elif slope <= 0 or not D >= MIN_SIGNIFICANCE * D_err:
+        reason = f"MSD does not grow significantly (D = {D:.2g} ± {D_err:.1g} cm²/s)"
     elif not 0.7 <= loglog <= 1.3:
-        reason = f"log-log slope of the MSD is {loglog:.2f}, not ≈ 1"
-    elif slope <= 0:
-        reason = "MSD does not grow"
+        reason = f"log-log slope of the MSD above its {plateau:.2g} Å² plateau is {loglog:.2f}, not ≈ 1"
     return DiffusionResult(species, float(D), D_err, not reason, n_atoms, (float(t[0]), float(t[-1])),
                            time, msd, METHOD, float(intercept), loglog, reason)
 
 
+def _slope_above_plateau(time: np.ndarray, msd: np.ndarray, lags: np.ndarray) -> tuple[float, float]:
+    """Log-log slope of MSD(t) − P against t − t_c over ``lags``, and the plateau P = MSD(t_c) (Å²),
+    t_c = min(t_start / 2, :data:`CAGE_TIME_PS`) (NaN slope when fewer than 3 lags lie above the plateau)."""
+    dt = time[1] - time[0]
+    i_c = min(max(1, int(round(min(0.5 * time[lags[0]], CAGE_TIME_PS) / dt))), int(lags[0]) - 1)
+    excess, lag = msd[lags] - msd[i_c], time[lags] - time[i_c]
+    up = (excess > 0) & (lag > 0)
+    if up.sum() < 3:
+        return float("nan"), float(msd[i_c])
+    return float(np.polyfit(np.log(lag[up]), np.log(excess[up]), 1)[0]), float(msd[i_c])
+
+
 def diffusion_from_trajectory(
-    path_or_frames: str | Path | Iterable,
+    path_or_frames: str | Path | Iterable | Trajectory,
     dt_ps: float | None = None,
     species: Sequence[str] | None = None,
     **kwargs,
@@ -378,139 +258,3 @@ def diffusion_from_trajectory(
         raise InputError("the trajectory does not store the time between frames: give dt_ps (--dt-ps)")
     log.info("diffusion: %d frames of %d atoms, %.4g ps per frame", traj.n_frames, len(traj.symbols), dt)
     return diffusivity(traj.unwrapped(), traj.symbols, dt, species=species, **kwargs)
-
-
-@dataclass
-class ArrheniusResult:
-    """D(T) = D0 · exp(−Ea / kB T) fitted to D per temperature.
-
-    ``Ea``, ``Ea_err`` in eV; ``prefactor`` D0 and ``prefactor_err`` in cm²/s; ``t_min``, ``t_max`` (K) the
-    temperatures used; ``covariance`` the 2×2 covariance of (ln D0, Ea); ``chi2_red`` the reduced χ².
-    """
-
-    species: str
-    Ea: float
-    Ea_err: float
-    prefactor: float
-    prefactor_err: float
-    t_min: float
-    t_max: float
-    covariance: np.ndarray = field(repr=False)
-    method: str = "weighted least squares on ln D"
-    chi2_red: float = float("nan")
-
-    def predict(self, temperature: float | np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
-        """D (cm²/s) at ``temperature`` (K) and its 1σ error (propagated through ln D, first order)."""
-        T = np.asarray(temperature, dtype=float)
-        ln_d = np.log(self.prefactor) - self.Ea / (KB_EV * T)
-        jac = np.stack([np.ones_like(T), -1 / (KB_EV * T)], axis=-1)
-        var = np.einsum("...i,ij,...j->...", jac, self.covariance, jac)
-        D = np.exp(ln_d)
-        return (float(D), float(D * np.sqrt(var))) if D.ndim == 0 else (D, D * np.sqrt(var))
-
-    def interval(self, temperature: float | np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
-        """The 1σ range (low, high) of D (cm²/s) at ``temperature`` (K): D·exp(∓σ(ln D)), always positive.
-
-        Far from the data (300 K from 1000–2500 K) σ(ln D) exceeds 1 and D ± D_err would reach below zero.
-        """
-        D, D_err = self.predict(temperature)
-        width = np.asarray(D_err) / np.asarray(D)
-        low, high = D * np.exp(-width), D * np.exp(width)
-        return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
-
-    def to_dict(self) -> dict:
-        """The fit and D(300 K) with its first-order error and 1σ range, JSON-ready (NaN becomes None)."""
-        D300, D300_err = self.predict(300.0)
-        return _finite({"species": self.species, "Ea": self.Ea, "Ea_err": self.Ea_err, "prefactor": self.prefactor,
-                        "prefactor_err": self.prefactor_err, "t_min": self.t_min, "t_max": self.t_max,
-                        "chi2_red": self.chi2_red, "method": self.method, "D_300K": D300, "D_300K_err": D300_err,
-                        "D_300K_1sigma": list(self.interval(300.0))})
-
-
-def arrhenius_fit(temperature: Sequence[float], D: Sequence[float], D_err: Sequence[float] | None = None,
-                  species: str = "Li") -> ArrheniusResult:
-    """Fit ln D = ln D0 − Ea/(kB T) (T in K, D and D_err in cm²/s) with scipy's ``curve_fit``.
-
-    With ``D_err`` the points are weighted by σ(ln D) = D_err / D and the parameter covariance is absolute,
-    scaled up by the reduced χ² when it exceeds 1 (scatter beyond the error bars, e.g. non-Arrhenius data).
-    Without errors the fit is unweighted and the covariance comes from the residuals (needs 3 points).
-    """
-    T, d = np.asarray(temperature, dtype=float), np.asarray(D, dtype=float)
-    if T.shape != d.shape or T.ndim != 1:
-        raise InputError("temperature and D must be 1-D sequences of the same length")
-    if np.any(T <= 0) or np.any(d <= 0) or not np.all(np.isfinite(d)):
-        raise InputError("Arrhenius fit needs positive temperatures and positive, finite D")
-    need = 2 if D_err is not None else 3
-    if len(np.unique(T)) < need:
-        raise InputError(f"Arrhenius fit needs at least {need} temperatures, got {len(np.unique(T))}")
-    x = 1 / (KB_EV * T)
-    sigma = None
-    if D_err is not None:
-        e = np.asarray(D_err, dtype=float)
-        if e.shape != d.shape or np.any(~(e > 0)):
-            raise InputError("D_err must be positive and match D")
-        sigma = e / d
-    p0 = np.polyfit(x, np.log(d), 1)
-    (ln_d0, neg_ea), cov = curve_fit(lambda x, a, b: a + b * x, x, np.log(d), p0=[p0[1], p0[0]],
-                                     sigma=sigma, absolute_sigma=sigma is not None)
-    dof = len(T) - 2
-    resid = np.log(d) - (ln_d0 + neg_ea * x)
-    chi2_red = float(np.sum((resid / sigma) ** 2) / dof) if sigma is not None and dof > 0 else float("nan")
-    if sigma is not None and chi2_red > 1:
-        cov = cov * chi2_red
-    cov = np.array([[cov[0, 0], -cov[0, 1]], [-cov[1, 0], cov[1, 1]]])  # parameters (ln D0, Ea)
-    D0 = float(np.exp(ln_d0))
-    method = "weighted least squares on ln D (covariance × max(1, χ²_red))" if sigma is not None \
-        else "unweighted least squares on ln D"
-    return ArrheniusResult(species, float(-neg_ea), float(np.sqrt(cov[1, 1])), D0, D0 * float(np.sqrt(cov[0, 0])),
-                           float(T.min()), float(T.max()), cov, method, chi2_red)
-
-
-def extrapolate(result: ArrheniusResult, temperature: float = 300.0) -> tuple[float, float]:
-    """D (cm²/s) ± 1σ at ``temperature`` (K, default 300) from an Arrhenius fit."""
-    return result.predict(temperature)
-
-
-def conductivity(D: float | np.ndarray, temperature: float, n_carriers: int, volume: float,
-                 charge: float = 1.0) -> float | np.ndarray:
-    """Nernst–Einstein ionic conductivity σ = (n/V) (z e)² D / (kB T) in S/cm.
-
-    ``D`` cm²/s (tracer, so no Haven ratio), ``temperature`` K, ``n_carriers`` mobile ions in ``volume`` Å³,
-    ``charge`` z in units of e. Linear in D: pass D_err to get the error of σ.
-    """
-    if temperature <= 0 or volume <= 0 or n_carriers <= 0:
-        raise InputError("conductivity needs positive temperature, volume and number of carriers")
-    density = n_carriers / (volume * 1e-24)  # carriers per cm³
-    sigma = density * (charge * constants.e) ** 2 * np.asarray(D, dtype=float) / (constants.k * temperature)
-    return float(sigma) if sigma.ndim == 0 else sigma
-
-
-def conductivities(results: Mapping[str, DiffusionResult], charges: Mapping[str, float], temperature: float,
-                   volume: float) -> dict[str, tuple[float, float]]:
-    """Nernst–Einstein σ ± error (S/cm) of each species in ``charges`` (species → z in units of e) from its
-    tracer D in ``results``, at ``temperature`` (K) in a cell of ``volume`` (Å³); key ``"total"`` is the sum
-    over those species (errors added in quadrature; no cross-correlations, Haven ratio 1)."""
-    missing = [s for s in charges if s not in results]
-    if missing:
-        raise InputError(f"no diffusivity for {', '.join(missing)} (have {', '.join(results)})")
-    out = {}
-    for s, z in charges.items():
-        r = results[s]
-        out[s] = (conductivity(r.D, temperature, r.n_atoms, volume, z),
-                  conductivity(r.D_err, temperature, r.n_atoms, volume, z))
-    out["total"] = (sum(v[0] for v in out.values()), float(np.sqrt(sum(v[1] ** 2 for v in out.values()))))
-    return out
-
-
-def parse_charges(items: Iterable[str]) -> dict[str, float]:
-    """``["Li=1", "S=-2"]`` → {"Li": 1.0, "S": -2.0}: ionic charges (units of e) as given on the command line."""
-    charges = {}
-    for item in items:
-        species, sep, value = item.partition("=")
-        try:
-            charges[species.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not species.strip():
-            raise InputError(f"charge {item!r} is not SPECIES=Z (e.g. Li=1)")
-    return charges

@@ -10,9 +10,9 @@ the paper's files: g_AB → 1 at large r in a liquid, g_AA → (N_A − 1)/N_A (
 atom starts to meet its own periodic images), and the running coordination number 4π (N_B/V) ∫ g_AB r² dr
 counts the B neighbours of an A atom exactly.
 
-The paper's files (``../shared/data/paper/rdf``) are on the grid r = 0, 0.1, …, 10 Å and are smooth down to
-1e-7: they are a histogram convolved with a Gaussian of σ = 0.1 Å (deconvolving them with σ ≤ 0.1 Å leaves a
-residual of 1e-8, σ = 0.12 Å already 2e-3), the σ and grid of pymatgen-analysis-diffusion's
+The paper's files (shipped in ``amorphdb/data/paper/rdf.tar.xz``) are on the grid r = 0, 0.1, …, 10 Å and are
+smooth down to 1e-7: they are a histogram convolved with a Gaussian of σ = 0.1 Å (deconvolving them with
+σ ≤ 0.1 Å leaves a residual of 1e-8, σ = 0.12 Å already 2e-3), the σ and grid of pymatgen-analysis-diffusion's
 ``RadialDistributionFunction`` defaults, with distances beyond 10 Å included (no drop at the last point).
 :func:`partial_rdfs` does the same by default: distances are binned on a 0.01 Å grid up to r_max + 5σ,
 divided by the shell volumes, and the result is convolved with the Gaussian and read at the grid points;
@@ -31,6 +31,7 @@ R² (:func:`rdf_r2`): the coefficient of determination of the candidate against 
 all pairs the two share and all bins, 1 − Σ(g_ref − g_cand)² / Σ(g_ref − ḡ_ref)². Over the 256 DFT/M3GNet
 pairs shipped with the paper this gives 89 %, 85 % and 69 % of compositions above 0.85, 0.9 and 0.95; the
 paper states 91 %, 85 % and 68 % over its 245 (docs/analysis.md compares other definitions).
+:func:`compare_rdfs` adds the R² of each common pair and lists the pairs only one side has (``rdf-compare``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,7 @@ from pymatgen.core import Composition, Element
 from pymatgen.optimization.neighbors import find_points_in_spheres
 from tqdm import tqdm
 
-from .diffusion import Trajectory, evenly_spaced, read_trajectory
+from .trajectory import Trajectory, evenly_spaced, read_trajectory
 from ..errors import InputError, first_line
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ def partial_rdfs(
     """Partial g(r) of every element pair, averaged over frames, in the paper's layout (pairs, then ``r``).
 
     ``trajectory``: a file ASE reads, a list of ASE Atoms / pymatgen Structures (one structure is fine),
-    or a :class:`~amorphdb.diffusion.Trajectory`. Grid r = 0, dr, …, r_max (Å); ``sigma`` (Å) the Gaussian
+    or a :class:`~amorphdb.analysis.trajectory.Trajectory`. Grid r = 0, dr, …, r_max (Å); ``sigma`` (Å) the Gaussian
     smoothing (0: none); at most ``max_frames`` evenly spaced frames are used.
     """
     traj = read_trajectory(trajectory)
@@ -209,21 +211,67 @@ def rdf_r2(reference: pd.DataFrame, candidate: pd.DataFrame, pairs: Sequence[str
     R² = 1 − Σ (g_ref − g_cand)² / Σ (g_ref − mean g_ref)², the sums over every bin of every pair;
     ``A-B`` and ``B-A`` are the same pair. Both tables must be on the same r grid.
     """
+    common = _common_pairs(reference, candidate)
+    if pairs is not None:
+        wanted = {pair_key(p) for p in pairs}
+        common = [(a, b) for a, b in common if pair_key(a) in wanted]
+    if not common:
+        raise InputError("the two RDFs share no element pair")
+    r2 = _r2(reference, candidate, common)
+    if r2 is None:
+        raise InputError("the reference RDF is constant: R² is undefined")
+    return r2
+
+
+@dataclass(frozen=True)
+class RDFComparison:
+    """A candidate RDF set against a reference (:func:`compare_rdfs`).
+
+    ``r2``: R² pooled over all common pairs and bins (:func:`rdf_r2`); ``pairs``: R² of each common pair by
+    its name in the reference (a pair constant in the reference has no R² and is left out);
+    ``only_in_reference`` / ``only_in_candidate``: the pairs that were not compared.
+    """
+
+    r2: float
+    pairs: dict[str, float]
+    only_in_reference: list[str]
+    only_in_candidate: list[str]
+
+    def to_dict(self) -> dict:
+        """``{"r2", "pairs", "only_in": {"reference", "candidate"}}``, JSON-ready."""
+        return {"r2": self.r2, "pairs": dict(self.pairs),
+                "only_in": {"reference": list(self.only_in_reference), "candidate": list(self.only_in_candidate)}}
+
+
+def compare_rdfs(reference: pd.DataFrame, candidate: pd.DataFrame) -> RDFComparison:
+    """R² of ``candidate`` against ``reference``, pooled and per pair, with the pairs only one of them has.
+
+    Both tables in the RDF layout (column ``r`` in Å, ``A-B`` pair columns) on the same r grid; ``A-B`` and
+    ``B-A`` are the same pair.
+    """
+    common = _common_pairs(reference, candidate)
+    r2 = rdf_r2(reference, candidate)
+    per_pair = {a: v for a, b in common if (v := _r2(reference, candidate, [(a, b)])) is not None}
+    matched_ref = {a for a, _ in common}
+    matched_cand = {b for _, b in common}
+    return RDFComparison(r2, per_pair, [c for c in reference.columns if c != "r" and c not in matched_ref],
+                         [c for c in candidate.columns if c != "r" and c not in matched_cand])
+
+
+def _common_pairs(reference: pd.DataFrame, candidate: pd.DataFrame) -> list[tuple[str, str]]:
+    """(reference column, candidate column) of every pair both tables have; checks the ``r`` grids."""
     for name, df in (("reference", reference), ("candidate", candidate)):
         if "r" not in df.columns:
             raise InputError(f"{name} RDF has no column 'r'")
     if len(reference) != len(candidate) or not np.allclose(reference["r"], candidate["r"], atol=1e-6):
         raise InputError("the two RDFs are on different r grids")
     cand = {pair_key(c): c for c in candidate.columns if c != "r"}
-    common = [c for c in reference.columns if c != "r" and pair_key(c) in cand]
-    if pairs is not None:
-        wanted = {pair_key(p) for p in pairs}
-        common = [c for c in common if pair_key(c) in wanted]
-    if not common:
-        raise InputError("the two RDFs share no element pair")
-    ref = reference[common].to_numpy(dtype=float)
-    got = candidate[[cand[pair_key(c)] for c in common]].to_numpy(dtype=float)
+    return [(c, cand[pair_key(c)]) for c in reference.columns if c != "r" and pair_key(c) in cand]
+
+
+def _r2(reference: pd.DataFrame, candidate: pd.DataFrame, pairs: list[tuple[str, str]]) -> float | None:
+    """Pooled R² over the matched ``pairs``; None when the reference is constant there."""
+    ref = reference[[a for a, _ in pairs]].to_numpy(dtype=float)
+    got = candidate[[b for _, b in pairs]].to_numpy(dtype=float)
     total = np.sum((ref - ref.mean()) ** 2)
-    if total == 0:
-        raise InputError("the reference RDF is constant: R² is undefined")
-    return float(1 - np.sum((ref - got) ** 2) / total)
+    return None if total == 0 else float(1 - np.sum((ref - got) ** 2) / total)

@@ -1,0 +1,53 @@
+"""The ``campaign`` command: ``campaign run`` (many compositions on Dask into one database) and ``campaign status``."""
+
+from __future__ import annotations
+
+from . import arg, command
+from .run import PROTOCOL_OPTIONS, protocol_kwargs
+
+
+@command("campaign", "run: the melt-quench protocol of many compositions in parallel on Dask (a local cluster, "
+         "a scheduler or SLURM/PBS), all into one database, resumable; status: the state of every task.",
+         arg("action", choices=["run", "status"], help="run the campaign, or show its status"),
+         arg("formulas", nargs="*", metavar="FORMULA", help="compositions to run (run)"),
+         arg("--file", help="a file of formulas, one per line, '#' comments (run)"),
+         arg("--from-paper", action="store_true", help="every composition of the published table (run)"),
+         arg("--name", default=None, help="the campaign's name in the database (run: default 'default'; "
+             "status: default the latest campaign)"),
+         arg("--workers", type=int, default=None, help="worker processes (default: the free cores)"),
+         arg("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (tcp://host:8786)"),
+         arg("--cluster", choices=["local", "slurm", "pbs"], default="local",
+             help="the cluster to start when no --scheduler: local processes, or SLURM/PBS jobs by "
+                  "dask-jobqueue (configured in Dask's config, see docs/campaign.md; default local)"),
+         arg("--dask-config", metavar="YAML", help="a YAML file of Dask settings (e.g. jobqueue: slurm: ...)"),
+         arg("--retry-failed", action="store_true", help="run the tasks that failed before again"),
+         arg("--json", action="store_true", help="status as JSON"),
+         *PROTOCOL_OPTIONS)
+def _cmd_campaign(args):
+    import json
+    import logging
+
+    from ..errors import InputError
+    from ..workflows import campaign
+
+    if args.action == "status":
+        status = campaign.campaign_status(args.name, args.db)
+        print(json.dumps(status.to_dict(), indent=1, default=str) if args.json else status.table())
+        return 0
+    formulas = list(args.formulas)
+    if args.file:
+        formulas += campaign.read_formula_file(args.file)
+    if args.from_paper:
+        formulas += campaign.paper_formulas()
+    if not formulas:
+        raise InputError("no formulas: give FORMULA..., --file FILE or --from-paper")
+    if not args.verbose:  # Dask's own INFO lines (workers starting, closing) drown the campaign's
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    if args.dask_config:
+        campaign.load_dask_config(args.dask_config)
+    result = campaign.run_campaign(
+        formulas, name=args.name or "default", db=args.db, workers=args.workers, scheduler=args.scheduler,
+        cluster=args.cluster, retry_failed=args.retry_failed,
+        worker_log_level=logging.INFO if args.verbose else logging.WARNING, **protocol_kwargs(args))
+    print(result.summary())
+    return result.exit_status

@@ -1,0 +1,46 @@
+"""Train/test splits of a training table: the paper's random ones, composition-grouped, leave one temperature out.
+
+Each fold is ``(train rows, test rows)``, positions into the table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+SEED = 62  # the paper's random_state
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def random_folds(table: pd.DataFrame, n_splits: int = 5, seed: int = SEED) -> Folds:
+    """Shuffled K-fold over rows (the paper's CV: other temperatures of a test composition are in training)."""
+    from sklearn.model_selection import KFold
+
+    return list(KFold(n_splits, shuffle=True, random_state=seed).split(table))
+
+
+def grouped_folds(table: pd.DataFrame, n_splits: int = 5, seed: int = SEED) -> Folds:
+    """K-fold over compositions: every row of a formula is on one side only."""
+    from sklearn.model_selection import GroupKFold
+
+    n = min(n_splits, table["formula"].nunique())
+    if n < 2:
+        raise InputError("grouped cross-validation needs at least two compositions")
+    return list(GroupKFold(n, shuffle=True, random_state=seed).split(table, groups=table["formula"]))
+
+
+def temperature_folds(table: pd.DataFrame) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Leave one temperature out: (T in K, train rows at the other temperatures, test rows at T)."""
+    t = table["temperature"].to_numpy()
+    return [(float(v), np.flatnonzero(t != v), np.flatnonzero(t == v)) for v in np.unique(t)]
+
+
+def paper_split(table: pd.DataFrame, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's 85/15 random split of the rows (``train_test_split(test_size=0.15, random_state=62)``)."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(np.arange(len(table)), test_size=0.15, random_state=seed)
+    return train, test

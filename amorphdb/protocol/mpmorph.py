@@ -1,0 +1,275 @@
+"""The MPMorph volume search and the melt-quench sequence of MD runs, each run recorded in a :class:`RunLedger`.
+
+At each temperature: NVT runs at ``scales`` × the volume, a Birch–Murnaghan fit of P(V) (:mod:`.eos`), a check
+run at the zero-pressure volume, then V → V·exp(β·P) until |P| and the energy drift pass the check
+(:func:`equilibrate`; the paper's test or the statistical one, :mod:`.convergence`), then the production run.
+EOS and check runs may stop when their mean pressure is known, production when D is
+(:func:`.convergence.pressure_error_rule`, :attr:`RunContext.production_stop`). The melt comes first; each quench temperature starts from the
+last melt frame with fresh velocities (:func:`melt`, :func:`quench`; each is one :func:`anneal`).
+
+Every MD run has a key that encodes the settings, temperature, stage and iteration, and a set of files in the
+work directory (:mod:`amorphdb.md`). A run whose ledger row is ``done`` and whose result file has the matching
+checksum is taken from its files, an interrupted one resumes from its checkpoint, and the same decisions are
+repeated, so a rerun after a kill loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ase import Atoms
+from ase.io import read
+from pymatgen.core import Composition
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from ..engines.base import Potential
+from ..errors import ConvergenceError, InputError, MDError
+from ..md.files import MDResult, atomic_write, load_result
+from ..md.runner import StopRule, run_nvt
+from ..structure import pack
+from .convergence import judge_check, pressure_error_rule
+from .eos import fit_zero_pressure_volume
+from .results import TemperatureResult
+from .settings import ProtocolSettings
+
+log = logging.getLogger(__name__)
+
+
+class LedgerRow(Protocol):
+    """A run as the ledger returns it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def trajectory_sha256(self) -> str | None: ...
+
+
+class RunLedger(Protocol):
+    """Where the protocol records its MD runs (:class:`amorphdb.database.Database` is one). Runs are found by
+    (formula, source, key); ``fields`` are the run's columns: status, volume (Å³), density (g/cm³), energy
+    (eV/atom), pressure (kbar), timestep (fs), n_atoms, n_steps, engine, trajectory_path, message ..."""
+
+    def get_run(self, formula: str, source: str, key: str) -> LedgerRow | None: ...
+    def add_run(self, formula: str, *, source: str, temperature: float, stage: str, key: str | None = None,
+                **fields: Any) -> int: ...
+    def update_run(self, run_id: int, **fields: Any) -> None: ...
+    def add_structure(self, run_id: int, structure: Any, label: str = "final") -> None: ...
+
+
+@dataclass
+class RunContext:
+    """What every MD run of one protocol shares: material, engine, settings, work directory, ledger."""
+
+    formula: str  # reduced formula, the ledger's key of the material
+    source: str  # mlip-<engine>
+    engine: Potential
+    settings: ProtocolSettings
+    workdir: Path
+    ledger: RunLedger
+    progress: bool = True
+    md_seconds: float = 0.0  # wall time (s) spent in MD runs made through :meth:`md`, found ones not counted
+    #: makes the stop rule of a production run (``settings.target_d_error``; it needs the diffusion analysis,
+    #: which the protocol does not import: :func:`amorphdb.workflows.melt_quench.prepare` supplies it)
+    production_stop: Callable[[], StopRule] | None = None
+
+    def __post_init__(self) -> None:
+        if self.settings.target_d_error is not None and self.production_stop is None:
+            raise InputError("target_d_error needs a production stop rule (amorphdb.run supplies one)")
+
+    def md(self, atoms: Atoms, temperature: float, stage: str, iteration: int, n_steps: int,
+           label: str = "", start_temperature: float | None = None,
+           stop: StopRule | None = None) -> tuple[MDResult, int]:
+        """One NVT run at ``temperature`` (K) recorded in the ledger, and its run id; a finished one is found
+        again and not redone. ``start_temperature``: the temperature ``atoms`` was equilibrated at, when not
+        ``temperature``. ``stop``: a stop rule (``n_steps`` is then the maximum); the row's ``n_steps`` is the
+        number run and its message says whether the rule's target was reached, with the numbers."""
+        key = f"{self.settings.fingerprint()}/T{temperature:g}/{stage}/{iteration}{label}"
+        path = self.workdir / f"T{temperature:g}" / f"{stage}-{iteration}{label.replace('/', '-')}.traj"
+        row = self.ledger.get_run(self.formula, self.source, key)
+        done = load_result(path)
+        if row is not None and row.status == "done" and done is not None and row.trajectory_sha256 == done.sha256:
+            return done, row.id
+        s = self.settings
+        run_id = self.ledger.add_run(
+            self.formula, source=self.source, temperature=temperature, stage=stage, key=key,
+            engine=self.engine.name, engine_version=self.engine.version, n_atoms=len(atoms), n_steps=n_steps,
+            timestep=s.timestep, status="running", trajectory_path=str(path), message=None)
+        started = time.perf_counter()
+        try:
+            result = run_nvt(atoms, self.engine.calculator, temperature=temperature, n_steps=n_steps, path=path,
+                             timestep=s.timestep, frame_interval=s.frame_interval,
+                             checkpoint_interval=s.checkpoint_interval, tdamp=s.tdamp,
+                             seed=s.seed + zlib.crc32(key.encode()) % 100000,
+                             stage=f"T={temperature:g} K {stage} {iteration}{label}",
+                             max_temperature_factor=s.max_temperature_factor, start_temperature=start_temperature,
+                             min_distance=s.min_distance,
+                             progress=self.progress, stop=stop)
+        except Exception as exc:  # MDError, or a calculator failing in its own way: the row must not stay "running"
+            text = str(exc) if isinstance(exc, MDError) else (
+                f"T={temperature:g} K {stage} {iteration}{label}: {type(exc).__name__}: {exc}")
+            self.ledger.update_run(run_id, status="failed", message=text.splitlines()[0])
+            raise
+        finally:
+            self.md_seconds += time.perf_counter() - started
+        # the final structure first, "done" last: a kill between the two leaves the run to be finished again
+        self.ledger.add_structure(run_id, AseAtomsAdaptor.get_structure(last_frame(result)))
+        self.ledger.update_run(run_id, status="done", volume=result.volume, density=result.density,
+                               energy=result.energy, pressure=result.pressure(s.pressure_convention),
+                               n_steps=result.n_steps, trajectory_sha256=result.sha256, message=stop_message(result))
+        return result, run_id
+
+    def fail(self, run_id: int, error: ConvergenceError) -> ConvergenceError:
+        """Mark the run where the volume search stopped as failed with ``error``'s message; return ``error``."""
+        self.ledger.update_run(run_id, status="failed", message=str(error))
+        return error
+
+
+def stop_message(result: MDResult) -> str | None:
+    """The ledger's message of a finished run that had a stop rule: ``converged after 600 of at most 2000
+    steps: SE(P) = ...`` or ``not converged ...``; None without a rule."""
+    if result.converged is None:
+        return None
+    return (f"{'converged' if result.converged else 'not converged'} after {result.n_steps} of at most "
+            f"{result.max_steps} steps: {result.stop_message}")
+
+
+def last_frame(result: MDResult) -> Atoms:
+    """The last frame of a run, wrapped into the cell, without calculator or velocities."""
+    atoms = read(result.path, index=-1)
+    atoms.calc = None
+    atoms.set_momenta(None)
+    atoms.wrap()
+    return atoms
+
+
+def _scaled(atoms: Atoms, volume: float) -> Atoms:
+    out = atoms.copy()
+    out.set_cell(out.cell * (volume / out.get_volume()) ** (1.0 / 3.0), scale_atoms=True)
+    return out
+
+
+def _nearest(runs: list[MDResult], volume: float) -> MDResult:
+    return min(runs, key=lambda r: abs(math.log(r.volume / volume)))
+
+
+def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
+                start_temperature: float | None = None) -> tuple[MDResult, int, int]:
+    """Volume search and check runs at ``temperature`` from ``start``: (last check run, rescales, energy reruns).
+
+    The EOS runs at ``scales`` × the start volume are fitted; while the zero-pressure volume lies outside the
+    explored range, one more run is added beyond its edge (at most ``max_eos_extensions``). The first check
+    starts from the last frame of the EOS run nearest to that volume, scaled to it. ``start_temperature``: the
+    temperature ``start`` comes from (the melt, for a quench).
+    Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
+    pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
+    """
+    s = ctx.settings
+    v_start = start.get_volume()
+    runs: list[MDResult] = []
+    run_ids: list[int] = []
+
+    def eos_run(origin: Atoms, volume: float, label: str, origin_temperature: float | None = None) -> None:
+        result, run_id = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label,
+                                start_temperature=origin_temperature, stop=pressure_error_rule(s))
+        runs.append(result)
+        run_ids.append(run_id)
+        log.info("T=%g K volume %s: V=%.1f Å3, P=%.1f kbar, E=%.4f eV/atom", temperature, label.strip("/"),
+                 result.volume, result.pressure(s.pressure_convention), result.energy)
+
+    for scale in s.scales:
+        eos_run(start, scale * v_start, f"/x{scale:g}", start_temperature)
+    step = max(b / a for a, b in zip(sorted(s.scales), sorted(s.scales)[1:]))  # widest gap between scales
+    for extension in range(s.max_eos_extensions + 1):
+        volumes, pressures = [r.volume for r in runs], [r.pressure(s.pressure_convention) for r in runs]
+        lo, hi = min(volumes), max(volumes)
+        if min(pressures) > 0 or max(pressures) < 0:  # zero pressure not bracketed: look beyond the edge
+            v0, how = (hi * step if min(pressures) > 0 else lo / step), "bracketing"
+        else:
+            try:
+                v0, how = fit_zero_pressure_volume(volumes, pressures)
+            except ConvergenceError as exc:
+                raise ctx.fail(run_ids[-1], ConvergenceError(f"T={temperature:g} K volume search: {exc}")) from None
+        if lo <= v0 <= hi or extension == s.max_eos_extensions:
+            break
+        target = min(max(v0, lo / step), hi * step)
+        eos_run(last_frame(_nearest(runs, target)), target, f"/ext{extension}")
+    v0 = min(max(v0, lo), hi)
+    log.info("T=%g K zero-pressure volume %.1f Å3 (%s fit)", temperature, v0, how)
+    atoms = _scaled(last_frame(_nearest(runs, v0)), v0)
+    rescales = reruns = 0
+    for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
+        check, check_id = ctx.md(atoms, temperature, "check", iteration, s.check_steps, stop=pressure_error_rule(s))
+        pressure = check.pressure(s.pressure_convention)
+        verdict = judge_check(check, s)
+        p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
+        failed = [name for name, ok in (("pressure", p_ok), ("energy", e_ok)) if not ok]
+        log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
+                 check.volume, check.density, verdict.message,
+                 f" (not converged: {', '.join(failed)})" if failed else "")
+        if verdict.converged:
+            return check, rescales, reruns
+        atoms = last_frame(check)
+        if not p_ok:
+            rescales += 1
+            if rescales > s.max_rescales:
+                raise ctx.fail(check_id, ConvergenceError(
+                    f"T={temperature:g} K volume search: {verdict.pressure_text} is still "
+                    + (f"above {s.pressure_tolerance:g} kbar" if s.convergence == "paper" else
+                       f"not below {s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}")
+                    + f" after {s.max_rescales} volume rescales (the cap, --max-rescales); no production run"))
+            atoms = _scaled(atoms, atoms.get_volume() * math.exp(s.rescale_beta * pressure * 1000.0))  # kbar → bar
+        else:
+            reruns += 1
+            if reruns > s.max_energy_reruns:
+                log.warning("T=%g K: %s, still not converged after %d reruns; going on to production (as the "
+                            "reference does)", temperature, verdict.energy_text, s.max_energy_reruns)
+                return check, rescales, reruns - 1
+    raise AssertionError("unreachable: the loop returns or raises within its caps")
+
+
+def packed_start(composition: Composition, settings: ProtocolSettings, workdir: Path) -> Atoms:
+    """The random packing the melt starts from, made once and kept in ``workdir`` (so a resumed run uses the
+    same one); at ``settings.density`` (g/cm³), else the guessed density, lowered while PACKMOL fails
+    (:func:`amorphdb.structure.pack`)."""
+    path = workdir / "initial.traj"
+    if path.exists():
+        return read(path)
+    structure = pack(composition, settings.density, tolerance=settings.packing_tolerance, seed=settings.seed)
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atomic_write(path, lambda tmp: atoms.write(tmp, format="traj"))
+    return atoms
+
+
+def anneal(ctx: RunContext, origin: Atoms, temperature: float,
+           start_temperature: float | None = None) -> TemperatureResult:
+    """The volume search, check runs and production run at ``temperature`` (K) from ``origin``
+    (``start_temperature``: the temperature ``origin`` comes from, when not ``temperature``)."""
+    s = ctx.settings
+    check, rescales, reruns = equilibrate(ctx, origin, temperature, start_temperature)
+    production, run_id = ctx.md(last_frame(check), temperature, "production", 0, s.production_steps,
+                                stop=ctx.production_stop() if s.target_d_error is not None and ctx.production_stop
+                                else None)
+    log.info("T=%g K production: %.3f g/cm3, P=%.1f kbar, E=%.4f eV/atom, T=%.0f K", temperature,
+             production.density, production.pressure(s.pressure_convention), production.energy,
+             production.temperature_mean)
+    return TemperatureResult(temperature, production, run_id, rescales, reruns)
+
+
+def melt(ctx: RunContext, start: Atoms) -> TemperatureResult:
+    """The melt: :func:`anneal` at the melt temperature from the packed ``start``."""
+    return anneal(ctx, start, ctx.settings.melt_temperature)
+
+
+def quench(ctx: RunContext, melted: TemperatureResult, temperature: float) -> TemperatureResult:
+    """One quench temperature (K): :func:`anneal` from the last frame of the melt's production run, with fresh
+    velocities. The quenches of one melt are independent of each other (a campaign runs them in parallel)."""
+    return anneal(ctx, last_frame(melted.production), temperature, ctx.settings.melt_temperature)

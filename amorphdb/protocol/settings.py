@@ -1,0 +1,236 @@
+"""Every number of the melt-quench protocol, its presets, and per-setting help from which the CLI builds
+``amorphdb run``'s options.
+
+Imports only the standard library and :mod:`amorphdb.errors`, so that ``amorphdb --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import types
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from ..errors import InputError
+
+PressureConvention = Literal["virial", "total"]
+Convergence = Literal["paper", "statistical"]
+
+#: Peak memory of one CHGNet energy + forces + stress call per atom (MiB; bcc Li 128 → 1024 atoms: 1.18 → 6.74 GiB
+#: peak RSS, measured on this project's 2-core machine) and the pairwise distance matrix of the packing check
+#: (pymatgen's N × N × 3 float64 vectors: 24 B per pair; 100 000 atoms asked for its 224 GiB).
+MIB_PER_ATOM = 6.2
+BYTES_PER_PAIR = 24
+
+
+def available_memory() -> int:
+    """Memory a new run can use (bytes): ``MemAvailable`` of /proc/meminfo, else free physical pages."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_needed(atoms: int) -> float:
+    """Peak memory (bytes) of a run of ``atoms`` atoms: the MLIP call and the packing check."""
+    return MIB_PER_ATOM * 2**20 * atoms + BYTES_PER_PAIR * atoms**2
+
+
+def max_atoms(memory: int | None = None) -> int:
+    """Largest cell (atoms) whose MLIP call and packing check fit in ``memory`` bytes (default: available now)."""
+    memory = available_memory() if memory is None else memory
+    a, b = BYTES_PER_PAIR, MIB_PER_ATOM * 2**20  # a N² + b N = memory
+    return int((-b + math.sqrt(b * b + 4 * a * memory)) / (2 * a))
+
+
+def _setting(default: Any, help: str, unit: str = "", *, none: str = "", added: bool = False) -> Any:
+    """A field of :class:`ProtocolSettings` with its help text and unit (shown by ``amorphdb run --help``);
+    ``none``: what the value None means. ``added``: a field added after fingerprints were first stored, part
+    of the fingerprint only when it is not at its default (existing work directories and run keys stay)."""
+    return field(default=default, metadata={"help": help, "unit": unit, "none": none, "added": added})
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """Every number of the protocol (units: K, fs, kbar, bar⁻¹, g/cm³, Å). Defaults: the paper preset."""
+
+    atoms: int = _setting(100, "atoms in the cell: the smallest multiple of the formula unit with at least this many")
+    melt_temperature: float = _setting(5000.0, "melt temperature", "K")
+    temperatures: tuple[float, ...] = _setting((1000.0, 1500.0, 2000.0, 2500.0),
+                                               "quench temperatures, each quenched from the melt", "K")
+    volume_steps: int = _setting(2000, "steps of each EOS volume run")
+    check_steps: int = _setting(2000, "steps of each convergence check run")
+    production_steps: int = _setting(10000, "steps of the production run")
+    timestep: float = _setting(2.0, "MD timestep", "fs")
+    tdamp: float = _setting(200.0, "Nose-Hoover chain damping time", "fs")
+    frame_interval: int = _setting(1, "write every n-th step to the trajectory")
+    checkpoint_interval: int = _setting(500, "steps between MD checkpoints")
+    scales: tuple[float, ...] = _setting((0.8, 1.0, 1.2), "volume factors of the EOS runs")
+    pressure_convention: PressureConvention = _setting(
+        "virial", "pressure driven to zero: virial (the paper's) or total (kinetic term included)")
+    pressure_tolerance: float = _setting(5.0, "converged when |P| is below", "kbar")
+    energy_tolerance: float = _setting(0.001, "converged when |E(2nd half) - E(1st half)| / |E| is below")
+    rescale_beta: float = _setting(5e-7, "V -> V exp(beta P)", "1/bar")
+    max_rescales: int = _setting(14, "volume rescales before the search fails")
+    max_energy_reruns: int = _setting(3, "energy-only reruns before going on to production")
+    max_eos_extensions: int = _setting(3, "extra EOS runs when zero pressure is outside the explored range")
+    density: float | None = _setting(None, "density of the packed start",
+                                     "g/cm3", none="guessed from element data")
+    packing_tolerance: float = _setting(2.0, "PACKMOL pair distance", "Å")
+    max_temperature_factor: float = _setting(
+        3.0, "blow-up: mean T over 100 steps above this x target (x melt T in a quench)")
+    min_distance: float = _setting(0.5, "blow-up: two atoms closer than this", "Å")
+    analysis_frames: int = _setting(10, "production frames averaged for RDFs and features")
+    seed: int = _setting(1, "PACKMOL and velocity seed")
+    # statistical convergence and adaptive run lengths (docs/protocol.md, "Statistical convergence")
+    convergence: Convergence = _setting(
+        "paper", "check-run test: paper (|P| and |E2-E1|/|E| below the tolerances) or statistical (against "
+        "their standard errors)", added=True)
+    energy_sigmas: float = _setting(3.0, "statistical: the energy half-means must agree within this many "
+                                    "standard errors (or within the energy tolerance)", added=True)
+    pressure_confidence: float = _setting(0.95, "statistical: |P| must be below the tolerance at this one-sided "
+                                          "confidence", added=True)
+    pressure_error_fraction: float | None = _setting(
+        None, "EOS and check runs stop once the standard error of their mean P is below this x the pressure "
+        "tolerance (checked every checkpoint interval)", none="off", added=True)
+    min_volume_steps: int = _setting(400, "shortest adaptive EOS or check run", added=True)
+    target_d_error: float | None = _setting(
+        None, "production stops once the relative error of D falls below this (checked every checkpoint "
+        "interval)", none="off", added=True)
+    target_d_species: str | None = _setting(None, "species whose D --target-d-error watches",
+                                            none="Li, else the first element", added=True)
+    min_production_steps: int = _setting(2500, "shortest production run with --target-d-error", added=True)
+
+    def validate(self) -> ProtocolSettings:
+        """Raise :class:`InputError` for a setting no run can use; return ``self``."""
+        def positive(*values: float) -> bool:  # finite and > 0 (NaN and inf fail)
+            return all(0 < v < math.inf for v in values)
+
+        temperatures = (self.melt_temperature, *self.temperatures)
+        conventions = get_args(PressureConvention)
+        cap = max_atoms() if self.atoms > 1000 else self.atoms  # reading the memory costs nothing; skip when small
+        checks = [
+            (self.atoms >= 1, f"atoms must be at least 1, got {self.atoms}"),
+            (self.atoms <= cap, f"atoms = {self.atoms} needs about {memory_needed(self.atoms) / 2**30:.0f} GiB; "
+                                f"{available_memory() / 2**30:.0f} GiB available allow at most {cap} atoms"),
+            (positive(*temperatures), f"temperatures must be positive and finite (K), got {list(temperatures)}"),
+            (len(set(temperatures)) == len(temperatures),
+             f"quench temperatures must be distinct and differ from the melt temperature, got {list(temperatures)}"),
+            (min(self.volume_steps, self.check_steps, self.production_steps) >= 2, "runs need at least 2 steps"),
+            (positive(self.timestep, self.tdamp), "timestep and tdamp must be positive (fs)"),
+            (self.frame_interval >= 1 and self.checkpoint_interval >= 1, "frame and checkpoint intervals must be >= 1"),
+            (len(set(self.scales)) >= 2 and positive(*self.scales),
+             "need at least two distinct positive volume scales"),
+            (self.pressure_convention in conventions,
+             f"pressure convention must be {' or '.join(map(repr, conventions))}"),
+            (positive(self.pressure_tolerance, self.energy_tolerance), "convergence tolerances must be positive"),
+            (positive(self.rescale_beta), "rescale beta must be positive (1/bar)"),
+            (min(self.max_rescales, self.max_energy_reruns, self.max_eos_extensions) >= 0,
+             "iteration caps must not be negative"),
+            (self.density is None or positive(self.density), f"density must be positive, got {self.density}"),
+            (positive(self.packing_tolerance),
+             f"packing tolerance must be positive (Å), got {self.packing_tolerance}"),
+            (positive(self.max_temperature_factor) and self.min_distance >= 0,
+             "blow-up bounds: the temperature factor must be positive, the minimum distance not negative"),
+            (self.analysis_frames >= 1, "analysis frames must be at least 1"),
+            (self.convergence in get_args(Convergence),
+             f"convergence must be {' or '.join(map(repr, get_args(Convergence)))}"),
+            (positive(self.energy_sigmas) and 0.5 <= self.pressure_confidence < 1,
+             "energy sigmas must be positive and the pressure confidence in [0.5, 1)"),
+            (all(v is None or positive(v) for v in (self.pressure_error_fraction, self.target_d_error)),
+             "the pressure error fraction and the target D error must be positive"),
+            (min(self.min_volume_steps, self.min_production_steps) >= 2, "minimum run lengths must be at least 2"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        return self
+
+    def fingerprint(self) -> str:
+        """Short hash of the settings that change the runs (not the temperature list, not the analysis)."""
+        added = {f.name: f.default for f in fields(self) if f.metadata["added"]}
+        data = {k: v for k, v in asdict(self).items() if k not in ("temperatures", "analysis_frames")
+                and not (k in added and v == added[k])}
+        return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+
+
+PRESETS: dict[str, ProtocolSettings] = {
+    "paper": ProtocolSettings(),
+    # a small cell and short runs: the whole protocol in a few minutes on 2 CPU cores (demos, the README job)
+    "quick": ProtocolSettings(atoms=24, volume_steps=100, check_steps=100, production_steps=500, tdamp=100.0,
+                              frame_interval=5, checkpoint_interval=50, pressure_tolerance=10.0,
+                              energy_tolerance=0.02, max_rescales=6, max_energy_reruns=1, analysis_frames=5),
+    # the fast route's default (amorphdb predict FORMULA): a mid-size cell and 3 ps productions; its feature
+    # shifts against longer runs and AIMD are measured in docs/learning.md ("The fast route")
+    "predict": ProtocolSettings(atoms=64, volume_steps=300, check_steps=300, production_steps=1500, tdamp=100.0,
+                                frame_interval=10, checkpoint_interval=100, pressure_tolerance=10.0,
+                                energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
+}
+# the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
+# check tests, EOS and check runs until SE(P) < 0.1 x 5 kbar, production until sigma(D)/D < 10 % (docs/protocol.md)
+PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.1,
+                          min_volume_steps=400, target_d_error=0.1, min_production_steps=2500,
+                          checkpoint_interval=100)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """What a user needs to set one field of :class:`ProtocolSettings` (the CLI makes ``--name`` of it)."""
+
+    name: str
+    kind: type  # int, float or str: the type of one value
+    many: bool  # a tuple of values (``nargs="+"`` on the command line)
+    choices: tuple[str, ...] | None  # the allowed values, for a Literal field
+    help: str
+    unit: str  # "" when dimensionless
+    none: str = ""  # what None means, for a field that may be None
+
+    def text(self) -> str:
+        """The help with its unit and the presets' values, e.g. ``MD timestep, fs (default 2)``."""
+        def show(value: Any) -> str:
+            return self.none if value is None else (
+                " ".join(f"{v:g}" for v in value) if self.many else f"{value:g}" if self.kind is not str else value)
+
+        values = {name: show(getattr(preset, self.name)) for name, preset in PRESETS.items()}
+        defaults = (f"default {next(iter(values.values()))}" if len(set(values.values())) == 1
+                    else ", ".join(f"{name} {value}" for name, value in values.items()))
+        return f"{self.help}{', ' + self.unit if self.unit else ''} ({defaults})"
+
+
+def setting_info() -> tuple[SettingInfo, ...]:
+    """One :class:`SettingInfo` per field of :class:`ProtocolSettings`, in field order; the type is read from
+    the annotation (``tuple[float, ...]``: many floats; ``float | None``: float; ``Literal[...]``: choices)."""
+    hints = get_type_hints(ProtocolSettings)
+    out = []
+    for f in fields(ProtocolSettings):
+        kind, many, choices = hints[f.name], False, None
+        if get_origin(kind) is tuple:
+            kind, many = get_args(kind)[0], True
+        elif get_origin(kind) is Literal:
+            kind, choices = str, tuple(get_args(kind))
+        elif get_origin(kind) in (Union, types.UnionType):  # X | None
+            kind = next(a for a in get_args(kind) if a is not type(None))
+        out.append(SettingInfo(f.name, kind, many, choices, f.metadata["help"], f.metadata["unit"],
+                               f.metadata["none"]))
+    return tuple(out)
+
+
+def settings_for(preset: str = "quick", **overrides: Any) -> ProtocolSettings:
+    """The settings of ``preset`` with ``overrides`` (field names of :class:`ProtocolSettings`) applied;
+    ``None`` keeps the preset's value."""
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r} (use {' or '.join(PRESETS)})")
+    known = {f.name for f in fields(ProtocolSettings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise InputError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    many = {info.name for info in setting_info() if info.many}
+    values = {k: (tuple(float(x) for x in v) if k in many else v) for k, v in overrides.items() if v is not None}
+    return replace(PRESETS[preset], **values).validate()

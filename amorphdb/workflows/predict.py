@@ -1,0 +1,94 @@
+"""The fast route for a new composition: melt-quench it with the MLIP (:func:`amorphdb.run`), then a trained
+model on the features stored per production run; D(T) of the model beside the MD's own D, and Ea.
+
+Every D here is the Einstein tracer D in cm²/s (the model converts from the convention it learnt; ``D_paper`` is
+the same D in the published table's convention, 3 × D). The error bar is the model's own spread combined with
+the measured feature shifts of the engine and preset (:mod:`amorphdb.learning.uncertainty`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.arrhenius import arrhenius_points
+from ..errors import InputError
+from .melt_quench import as_database, run
+
+if TYPE_CHECKING:
+    from ..database.api import Database
+    from ..learning.train import TrainedModel
+
+
+@dataclass
+class FormulaPrediction:
+    """The fast route's answer for one composition: per temperature the model's D and the MLIP MD's D."""
+
+    formula: str
+    table: pd.DataFrame  # temperature (K); D, D_err, ln_D, ln_D_err (total), ln_D_err_model, D_paper (model);
+    #                      D_md, D_md_err (the MD run); run_id
+    Ea: float  # eV, Arrhenius fit of the model's D(T) (NaN with too few temperatures)
+    Ea_err: float
+    model: str
+
+    def text(self) -> str:
+        """The table and Ea as text (D in cm²/s)."""
+        lines = [f"{self.formula}: model {self.model}; Einstein tracer D, ± 1σ of the model and the measured "
+                 "MLIP and short-run shifts",
+                 f"{'T (K)':>8} {'D model (cm2/s)':>22} {'D MLIP MD (cm2/s)':>22}"]
+        for r in self.table.itertuples():
+            md = f"{r.D_md:.2e}" if np.isfinite(r.D_md) else "n/a"
+            lines.append(f"{r.temperature:>8.0f} {r.D:>12.2e} ± {r.D_err:.1e} {md:>22}")
+        lines.append(f"Ea (model) = {self.Ea:.3f} ± {self.Ea_err:.3f} eV" if np.isfinite(self.Ea)
+                     else "Ea: needs two or more temperatures")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """:attr:`table` with the ``formula`` as its first column (what ``amorphdb predict FORMULA --out`` writes)."""
+        return self.table.assign(formula=self.formula)[["formula", *self.table.columns]]
+
+
+def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedModel, engine: str = "chgnet",
+                    preset: str = "predict", db: Database | str | os.PathLike[str] | None = None,
+                    workdir: str | Path | None = None,
+                    device: str | None = None, **protocol_options: Any) -> FormulaPrediction:
+    """Melt-quench ``formula`` with the MLIP (:func:`amorphdb.run`, its features stored per production run in
+    the database), then ``model`` on those features at each of ``temperatures`` (K).
+
+    ``db`` is a ``Database``, a URL or None (the default database); ``protocol_options`` are settings of
+    :class:`amorphdb.protocol.settings.ProtocolSettings` that override the preset's. Ea comes from an Arrhenius
+    fit of the predicted D(T), weighted by the model's own uncertainty when every point has one
+    (:func:`~amorphdb.analysis.arrhenius.arrhenius_points`; the feature shifts move all temperatures alike, so
+    they widen D's error bar, ``ln_D_err``, but not Ea's). D's error bar is
+    :func:`~amorphdb.learning.uncertainty.total_ln_sigma` of the model's σ and the shift terms of this engine
+    and preset.
+    """
+    from ..learning.uncertainty import shift_terms, total_ln_sigma
+
+    temps = [float(t) for t in temperatures]
+    if not temps or min(temps) <= 0:
+        raise InputError(f"give one or more positive temperatures (K), got {temps}")
+    db = as_database(db)
+    result = run(formula, preset=preset, engine=engine, temperatures=temps, db=db, workdir=workdir,
+                 device=device, **protocol_options)
+    rows, md = [], []
+    for t in result.temperatures:
+        if t.temperature in temps:
+            rows.append({"formula": result.formula, "temperature": t.temperature, **db.features(t.run_id)})
+            li = t.diffusion.get("Li")
+            md.append((li.D if li else np.nan, (li.D_err if li else None) or np.nan, t.run_id))
+    pred = model.predict(pd.DataFrame(rows))
+    pred["D_md"], pred["D_md_err"], pred["run_id"] = (list(c) for c in zip(*md))
+    model_d_err = pred["D_err"].to_numpy()
+    pred["ln_D_err_model"] = pred["ln_D_err"]
+    pred["ln_D_err"] = total_ln_sigma(pred["ln_D_err_model"], shift_terms(result.source.removeprefix("mlip-"), preset))
+    pred["D_err"] = pred["D"] * pred["ln_D_err"]
+    points = arrhenius_points(pred["temperature"], pred["D"], model_d_err)
+    fit = points.fit() if points is not None else None
+    ea, ea_err = (fit.Ea, fit.Ea_err) if fit is not None else (float("nan"), float("nan"))
+    return FormulaPrediction(result.formula, pred.drop(columns="formula"), ea, ea_err, model.kind)

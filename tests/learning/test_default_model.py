@@ -1,0 +1,65 @@
+"""What a fresh install predicts with: the default model (trained once from the shipped table, cached) and the
+fast route's error bar (the model's spread with the measured feature shifts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from amorphdb.cli import main
+from amorphdb.errors import InputError
+from amorphdb.learning.uncertainty import TERMS, read_terms, shift_terms, total_ln_sigma
+from amorphdb.units import PAPER_D_UNIT, PAPER_TARGET
+
+
+def test_every_engine_and_preset_gets_each_shift_term():
+    rows = read_terms()
+    assert {r.term for r in rows} == set(TERMS) and all(r.rms_ln_d >= 0 for r in rows)
+    for engine in ("chgnet", "sevennet", "some-ase-calculator"):
+        for preset in ("quick", "predict", "paper", "fast"):
+            terms = shift_terms(engine, preset)
+            assert [t.term for t in terms] == list(TERMS)
+    assert shift_terms("chgnet", "paper")[1].rms_ln_d == 0  # the model's own training runs: no short-run shift
+    # σ² adds up: a model σ of 0.3 with the terms of the table
+    terms = shift_terms("chgnet", "quick")
+    assert total_ln_sigma(0.3, terms) == pytest.approx(np.sqrt(0.09 + sum(t.rms_ln_d ** 2 for t in terms)))
+    assert total_ln_sigma(0.3, terms) > 0.3
+
+
+def test_a_bad_shift_table_is_one_line(tmp_path):
+    bad = tmp_path / "terms.csv"
+    bad.write_text("term,engine,preset,rms_ln_d,n_rows,basis\nmlip,chgnet,*,-1,0,x\n")
+    with pytest.raises(InputError, match="negative RMS"):
+        read_terms(bad)
+    bad.write_text("term,engine,preset,rms_ln_d,n_rows,basis\nmlip,chgnet,*,0.3,2,x\n")
+    with pytest.raises(InputError, match="no 'short-run' row"):
+        shift_terms("chgnet", "quick", bad)
+    with pytest.raises(InputError, match="cannot read"):
+        read_terms(tmp_path / "absent.csv")
+
+
+@pytest.mark.slow
+def test_default_model_is_deterministic_cached_and_used_without_model(tmp_path, monkeypatch, capsys):
+    """Two caches, two trainings: identical predictions; a second call reads the file; ``amorphdb predict --data``
+    without ``--model`` uses it and reports Einstein D (the published / 3 on average)."""
+    from amorphdb.data import PAPER_TABLE
+    from amorphdb.learning.default import default_model, default_model_path
+
+    a, b = default_model(tmp_path / "a"), default_model(tmp_path / "b")
+    table = pd.read_csv(PAPER_TABLE)
+    pa, pb = a.predict(table), b.predict(table)
+    pd.testing.assert_frame_equal(pa, pb)
+    assert default_model_path(tmp_path / "a").is_file() and a.metadata["D_convention"] == "paper"
+    mtime = default_model_path(tmp_path / "a").stat().st_mtime_ns
+    default_model(tmp_path / "a")
+    assert default_model_path(tmp_path / "a").stat().st_mtime_ns == mtime  # read, not trained again
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    rows = tmp_path / "rows.csv"
+    table.head(40).drop(columns=PAPER_TARGET).to_csv(rows, index=False)
+    assert main(["predict", "--data", str(rows), "--out", str(tmp_path / "p.csv")]) == 0
+    got = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(got["D"], pa["D"].head(40), rtol=1e-9)
+    ratio = got["D"] / (table[PAPER_TARGET].head(40) * PAPER_D_UNIT)
+    assert 0.25 < np.median(ratio) < 0.45  # Einstein D: a third of the published value

@@ -1,0 +1,80 @@
+"""Folds and evaluation protocols: every model on the same folds, grouped CV without leaks, held-out curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from amorphdb.errors import InputError
+from amorphdb.learning.evaluate import cross_val_predict, evaluate, holdout_curve, metrics, scores_markdown
+from amorphdb.learning.folds import grouped_folds, random_folds, temperature_folds
+from amorphdb.learning.models.paper import PaperSISSO
+from amorphdb.learning.table import feature_columns, ln_d
+
+
+def test_grouped_folds_never_put_a_formula_on_both_sides(any_table):
+    table = any_table
+    folds = grouped_folds(table)
+    assert len(folds) == 5
+    seen = np.concatenate([te for _, te in folds])
+    assert sorted(seen) == list(range(len(table)))  # every row tested exactly once
+    formulas = table["formula"].to_numpy()
+    for tr, te in folds:
+        assert not set(formulas[tr]) & set(formulas[te])
+    # the paper's random folds do share compositions: the leak the grouped protocol removes
+    assert any(set(formulas[tr]) & set(formulas[te]) for tr, te in random_folds(table))
+    with pytest.raises(InputError, match="at least two compositions"):
+        grouped_folds(table[table["formula"] == formulas[0]])
+
+
+def test_temperature_folds_leave_one_temperature_out(synth):
+    folds = temperature_folds(synth)
+    assert [t for t, _, _ in folds] == [1000.0, 1500.0, 2000.0, 2500.0]
+    for t, tr, te in folds:
+        assert (synth["temperature"].iloc[te] == t).all() and (synth["temperature"].iloc[tr] != t).all()
+
+
+@pytest.mark.parametrize("which", ["synth", pytest.param("table", marks=pytest.mark.slow)])
+def test_best_beats_the_paper_rf_on_grouped_cv(request, which):
+    table = request.getfixturevalue(which)  # the generated table, then the paper's
+    features = feature_columns(table)
+    folds = grouped_folds(table)
+    rf = metrics(table, cross_val_predict("rf", table, features, folds))
+    best = metrics(table, cross_val_predict("best", table, features, folds, n_members=0))
+    assert best["rmse_lnD"] < 0.95 * rf["rmse_lnD"], (best["rmse_lnD"], rf["rmse_lnD"])
+
+
+def test_evaluate_scores_every_model_on_the_same_folds(synth):
+    ev = evaluate(synth, ["rf", "sisso-paper"], n_bootstrap=0, n_members=0, params={"rf": {"n_estimators": 20}})
+    protocols = {"paper-cv", "paper-train", "paper-test", "grouped-cv", "loto", "loto-1000", "loto-2500"}
+    assert protocols <= set(ev.scores["protocol"])
+    pr = ev.predictions
+    grouped = {m: g.sort_values("row")["row"].to_numpy()
+               for m, g in pr[pr["protocol"] == "grouped-cv"].groupby("model")}
+    np.testing.assert_array_equal(grouped["rf"], grouped["sisso-paper"])
+    assert list(grouped["rf"]) == list(range(len(synth)))
+    scores = ev.scores.set_index(["model", "protocol"])
+    # the planted law is learnt: on unseen compositions RF's ln D error is well below the spread of ln D
+    assert scores.loc[("rf", "grouped-cv"), "rmse_lnD"] < 0.5 * np.std(ln_d(synth))
+    # the paper's equation is fixed: its grouped-CV error equals its error on all rows
+    paper = scores.loc[("sisso-paper", "grouped-cv")]
+    rmse_all = np.sqrt(np.mean((PaperSISSO().fit(synth, []).predict(synth).ln_d - ln_d(synth)) ** 2))
+    assert paper["rmse_lnD"] == pytest.approx(rmse_all)
+    md = scores_markdown(ev.scores)
+    assert "| rf |" in md and "1000 K" in md
+    with pytest.raises(InputError, match="unknown model.*foo"):
+        evaluate(synth, ["rf", "foo"])
+
+
+def test_holdout_curve_predicts_a_composition_the_model_never_saw(synth):
+    formula = synth["formula"].iloc[0]
+    grid = np.linspace(800.0, 2700.0, 5)
+    curve = holdout_curve(synth, "arrhenius", formula, grid, n_members=0)
+    assert list(curve.columns) == ["temperature", "D", "ln_D", "ln_D_err"]
+    np.testing.assert_array_equal(curve["temperature"], grid)
+    assert np.all(np.diff(curve["D"]) > 0)  # Arrhenius: D rises with T
+    mine = synth[synth["formula"] == formula]
+    at_data = holdout_curve(synth, "arrhenius", formula, mine["temperature"], n_members=0)
+    assert np.abs(at_data["ln_D"].to_numpy() - ln_d(mine)).max() < 1.0  # close to the planted law
+    with pytest.raises(InputError, match="LiXx is not in the table"):
+        holdout_curve(synth, "arrhenius", "LiXx", grid)

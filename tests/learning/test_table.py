@@ -1,0 +1,64 @@
+"""The training table: the generated fixture's layout, reading from a file or a database, the checks, units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from amorphdb.analysis.features import FEATURE_COLUMNS
+from amorphdb.errors import InputError
+from amorphdb.learning.table import D_UNIT, TARGET, check_table, feature_columns, inv_kt, ln_d, load_table
+from amorphdb.units import KB_EV
+
+
+def test_synthetic_table_has_the_papers_layout(synth):
+    assert list(synth.columns[3:]) == FEATURE_COLUMNS and len(FEATURE_COLUMNS) == 42
+    assert synth.shape == (120, 45) and synth["formula"].nunique() == 30
+    assert (synth[FEATURE_COLUMNS] > 0).all().all() and (synth[TARGET] > 0).all()
+    # D rises with T for every composition (positive Ea) and stays in a liquid-like range
+    assert (synth.groupby("formula", sort=False)[TARGET].apply(lambda d: np.all(np.diff(d) > 0))).all()
+    assert 1e-7 < synth[TARGET].min() * D_UNIT and synth[TARGET].max() * D_UNIT < 1e-2  # cm2/s
+
+
+def test_load_table_from_a_file_or_anything_with_a_training_table(synth, tmp_path):
+    path = tmp_path / "t.csv"
+    synth.to_csv(path, index=False)
+    pd.testing.assert_frame_equal(load_table(path), synth)
+    assert feature_columns(synth) == [*FEATURE_COLUMNS, "temperature"]
+
+    class FakeDatabase:  # duck-typed: learning never imports the database
+        def training_table(self, source: str = "paper-aimd") -> pd.DataFrame:
+            return synth.iloc[:8] if source == "mine" else synth.iloc[:0]
+
+    assert len(load_table(db=FakeDatabase(), source="mine")) == 8
+    with pytest.raises(InputError, match="no database rows with source 'other'"):
+        load_table(db=FakeDatabase(), source="other")
+    with pytest.raises(InputError, match="does not exist"):
+        load_table(tmp_path / "absent.csv")
+    with pytest.raises(InputError, match="give a data file"):
+        load_table()
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="no 'formula' column"):
+        load_table(tmp_path / "bad.csv")
+
+
+def test_check_table_names_the_row_and_column(synth):
+    features = feature_columns(synth)
+    bad = synth.astype({"AAV": object})
+    bad.loc[2, "AAV"] = "abc"
+    with pytest.raises(InputError, match=r"row 3 \(Li2O\), column 'AAV': 'abc' is not a number"):
+        check_table(bad, features)
+    with pytest.raises(InputError, match=r"row 1, column 'temperature': must be positive"):
+        check_table(synth.assign(temperature=-synth["temperature"]), features)
+    with pytest.raises(InputError, match="D must be positive"):
+        check_table(synth.assign(**{TARGET: 0.0}), features, target=True)
+    with pytest.raises(InputError, match="lacks the column"):
+        check_table(synth.drop(columns=TARGET), features, target=True)
+    assert check_table(synth, features, target=True)[features].dtypes.eq(float).all()
+
+
+def test_units_of_ln_d_and_inv_kt(synth):
+    np.testing.assert_allclose(np.exp(ln_d(synth)), synth[TARGET] * 1e-3)  # D in cm2/s
+    assert inv_kt(1000.0) == pytest.approx(1 / (KB_EV * 1000.0))  # 1/eV
+    np.testing.assert_allclose(inv_kt([500.0, 1000.0]), [2 * inv_kt(1000.0), inv_kt(1000.0)])

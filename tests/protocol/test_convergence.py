@@ -1,0 +1,93 @@
+"""The check tests on synthetic series with a known answer: AR(1) noise of known statistical inefficiency,
+stationary (the test must pass) or drifting (it must fail). Numbers quoted in docs/protocol.md."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from amorphdb.md.files import MDResult
+from amorphdb.md.statistics import mean_error
+from amorphdb.protocol.convergence import judge_check
+from amorphdb.protocol.settings import settings_for
+
+# a 100-atom melt at 5000 K as CHGNet gives it (Li2O2, docs/protocol.md): E ≈ −4.4 eV/atom with a per-step
+# spread of 0.03 eV/atom, virial P with a spread of 14 kbar; statistical inefficiencies of ~10 steps
+E_MEAN, E_SD, E_G = -4.4, 0.03, 10.0
+P_SD, P_G = 14.0, 8.0
+N_STEPS = 2000
+
+
+def _check(energy: np.ndarray, pressure: np.ndarray) -> MDResult:
+    """An MDResult of a check run with these per-step series (N + 1 values each), halves as the runner takes
+    them."""
+    n = len(energy) - 1
+    half = n // 2
+    first, second = slice(1, half + 1), slice(half + 1, n + 1)
+    return MDResult(stage="check", temperature=5000.0, n_atoms=100, n_steps=n, timestep=2.0, volume=1300.0,
+                    density=1.4, energy=float(energy[second].mean()), energy_first_half=float(energy[first].mean()),
+                    pressure_virial=float(pressure[second].mean()), pressure_total=float(pressure[second].mean()),
+                    temperature_mean=5000.0, n_frames=n + 1, path="x.traj", sha256="",
+                    energy_err=mean_error(energy[second], detrend=True),
+                    energy_first_half_err=mean_error(energy[first], detrend=True),
+                    pressure_virial_err=mean_error(pressure[second]), pressure_total_err=mean_error(pressure[second]))
+
+
+@pytest.fixture(autouse=True)
+def _series(ar1):
+    global AR1
+    AR1 = ar1
+
+
+def _verdicts(convention: str, drift: float = 0.0, pressure_mean: float = 0.0, n: int = 300, seed: int = 0,
+              **overrides) -> list:
+    """Verdicts on ``n`` synthetic check runs: energy with a linear ``drift`` (eV/atom over the run), pressure
+    around ``pressure_mean`` (kbar)."""
+    settings = settings_for("paper", convergence=convention, **overrides)
+    ramp = drift * np.linspace(-0.5, 0.5, N_STEPS + 1)
+    energies = E_MEAN + ramp + E_SD * AR1(E_G, N_STEPS + 1, n, seed=seed)
+    pressures = pressure_mean + P_SD * AR1(P_G, N_STEPS + 1, n, seed=seed + 1)
+    return [judge_check(_check(e, p), settings) for e, p in zip(energies, pressures)]
+
+
+def _rate(verdicts, what: str) -> float:
+    return float(np.mean([not getattr(v, what) for v in verdicts]))
+
+
+def test_paper_energy_test_fails_on_noise_the_statistical_one_does_not():
+    # the reference's 0.1 % of 4.4 eV/atom is 4.4 meV/atom; the half-means of 1000 steps scatter by ~3 meV/atom
+    assert _rate(_verdicts("paper"), "energy_ok") > 0.1
+    # k = 3 standard errors: 0.27 % with exact errors; estimated ones from 1000 steps give at most ~1 %
+    assert _rate(_verdicts("statistical"), "energy_ok") < 0.02
+
+
+def test_statistical_energy_test_catches_drifts():
+    # a drift of 20 meV/atom over the run (1000 steps: ~10 meV/atom between the half-means, ~3 standard errors)
+    # is caught most of the time, one of 40 meV/atom always; both exceed the 0.1 % tolerance
+    assert _rate(_verdicts("statistical", drift=0.02), "energy_ok") > 0.4
+    assert _rate(_verdicts("statistical", drift=0.04), "energy_ok") > 0.97
+
+
+def test_statistical_pressure_test_has_the_stated_confidence():
+    # true P = 0: SE(P) ≈ 9 sqrt(8 / 1000) = 0.8 kbar, the bound |P| + 1.645 SE stays well below 5 kbar
+    assert _rate(_verdicts("statistical"), "pressure_ok") < 0.01
+    # true |P| = the tolerance: passed at most 1 − confidence of the time (5 %; the paper's test: 50 %)
+    assert 1 - _rate(_verdicts("statistical", pressure_mean=5.0), "pressure_ok") < 0.06
+    assert 1 - _rate(_verdicts("paper", pressure_mean=5.0), "pressure_ok") == pytest.approx(0.5, abs=0.1)
+
+
+def test_verdicts_say_what_they_measured():
+    verdict = _verdicts("statistical", n=1)[0]
+    assert verdict.pressure_text.startswith("|P| = ") and "kbar (below" in verdict.pressure_text
+    assert "sigma" in verdict.energy_text and verdict.converged
+    paper = _verdicts("paper", n=1)[0]
+    assert paper.pressure_text.startswith("|P| = ") and paper.energy_text.startswith("energy drift ")
+
+
+def test_a_result_without_errors_never_passes_the_statistical_test():
+    old = _check(np.full(N_STEPS + 1, E_MEAN), np.zeros(N_STEPS + 1))
+    old.pressure_virial_err = old.energy_err = None  # a result written before errors were stored
+    verdict = judge_check(old, settings_for("paper", convergence="statistical"))
+    assert not verdict.pressure_ok and math.isinf(float(verdict.pressure_text.split("± ")[1].split()[0]))

@@ -1,0 +1,151 @@
+"""The volume search with EMT copper, recorded in an in-memory ledger (the protocol needs no database): EMT's own
+equilibrium volume, the total-pressure convention, the energy-rerun cap, failures marked in the ledger, a finished
+run found again, and the import direction (protocol never imports database or analysis)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.eos import EquationOfState
+
+from amorphdb.engines import load_engine
+from amorphdb.errors import ConvergenceError
+from amorphdb.protocol.mpmorph import RunContext, RunLedger, equilibrate
+
+EMT_SPEC = "ase.calculators.emt:EMT"
+
+
+@dataclass
+class Row:
+    id: int
+    formula: str
+    source: str
+    key: str | None
+    temperature: float
+    stage: str
+    status: str = "running"
+    trajectory_sha256: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class MemoryLedger:
+    """A :class:`RunLedger` in a list: enough for the protocol, no database."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.structures: dict[int, Any] = {}
+
+    def get_run(self, formula: str, source: str, key: str) -> Row | None:
+        return next((r for r in self.rows if (r.formula, r.source, r.key) == (formula, source, key)), None)
+
+    def add_run(self, formula: str, *, source: str, temperature: float, stage: str, key: str | None = None,
+                **fields: Any) -> int:
+        row = self.get_run(formula, source, key) if key is not None else None
+        if row is None:
+            row = Row(len(self.rows) + 1, formula, source, key, temperature, stage)
+            self.rows.append(row)
+        self.update_run(row.id, **fields)
+        return row.id
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        row = self.rows[run_id - 1]
+        for name in ("status", "trajectory_sha256"):
+            if name in fields:
+                setattr(row, name, fields.pop(name))
+        row.fields.update(fields)
+
+    def add_structure(self, run_id: int, structure: Any, label: str = "final") -> None:
+        self.structures[run_id] = structure
+
+    def stage(self, stage: str) -> list[Row]:
+        return [r for r in self.rows if r.stage == stage]
+
+
+def _context(tmp_path, ledger: RunLedger, **overrides) -> RunContext:
+    from amorphdb.protocol.settings import settings_for
+
+    return RunContext("Cu", "mlip-emt", load_engine(EMT_SPEC), settings_for("quick", **overrides), tmp_path, ledger,
+                      progress=False)
+
+
+@pytest.mark.slow
+def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path):
+    # EMT's zero-pressure volume of fcc copper at 0 K, from an E(V) fit of the perfect crystal
+    volumes, energies = [], []
+    for a in np.linspace(3.50, 3.70, 9):
+        cell = bulk("Cu", "fcc", a=a, cubic=True)
+        cell.calc = EMT()
+        volumes.append(cell.get_volume())
+        energies.append(cell.get_potential_energy())
+    v_eq = EquationOfState(volumes, energies).fit()[0] / 4  # Å3 per atom
+
+    ctx = _context(tmp_path, MemoryLedger(), volume_steps=100, check_steps=100, pressure_tolerance=5.0,
+                   energy_tolerance=0.05, tdamp=50.0)
+    start = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
+    start.set_cell(start.cell * 1.06 ** (1 / 3), scale_atoms=True)  # start 6 % too large
+    check, rescales, _ = equilibrate(ctx, start, 50.0)
+    assert abs(check.pressure_virial) < 5.0
+    # at 50 K the thermal expansion is ~0.2 %; 5 kbar is 0.4 % of volume for B = 134 GPa
+    assert check.volume / len(start) == pytest.approx(v_eq, rel=0.007)
+    assert rescales <= 3
+
+
+@pytest.mark.slow
+def test_total_pressure_convention_drives_the_total_pressure_to_zero(tmp_path):
+    # copper at 1000 K: the kinetic term N kB T / V is ~11 kbar, more than twice the tolerance, so the virial
+    # pressure of a search converged in the total convention is clearly negative
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=100, check_steps=100, pressure_tolerance=5.0, energy_tolerance=0.05,
+                   tdamp=50.0, max_rescales=14, scales=(0.97, 1.0, 1.03), pressure_convention="total")
+    check, _, _ = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3), 1000.0)
+    tolerance = ctx.settings.pressure_tolerance
+    kinetic = check.pressure_total - check.pressure_virial
+    assert kinetic > 2 * tolerance
+    assert abs(check.pressure_total) < tolerance
+    assert check.pressure_virial < -(kinetic - tolerance)
+    stored = [r for r in ledger.stage("check") if r.fields["energy"] == check.energy]
+    assert len(stored) == 1 and stored[0].fields["pressure"] == pytest.approx(check.pressure_total)  # searched on
+
+
+def test_energy_rerun_cap_goes_on_to_production(tmp_path, caplog):
+    # a pressure tolerance nothing fails and an energy tolerance everything fails: only energy reruns
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, pressure_tolerance=1e6, energy_tolerance=1e-12,
+                   max_energy_reruns=2)
+    start = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    check, rescales, reruns = equilibrate(ctx, start, 300.0)
+    assert (rescales, reruns) == (0, 2)
+    checks = ledger.stage("check")
+    assert len(checks) == 3 and all(r.status == "done" for r in checks)
+    assert check.volume == pytest.approx(checks[0].fields["volume"])  # energy reruns do not rescale
+    assert "still not converged after 2 reruns; going on to production" in caplog.text
+    assert set(ledger.structures) == {r.id for r in ledger.rows}  # every run's final structure recorded
+    # the same search again takes every run from its files: the same rows, no new ones
+    before = [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows]
+    again, _, _ = equilibrate(ctx, start, 300.0)
+    assert [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows] == before and again == check
+
+
+def test_rescale_cap_marks_the_run_where_the_search_stopped(tmp_path):
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, pressure_tolerance=1e-3, energy_tolerance=1.0,
+                   max_rescales=1)
+    with pytest.raises(ConvergenceError, match=r"after 1 volume rescales \(the cap, --max-rescales\)") as err:
+        equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+    failed = [r for r in ledger.rows if r.status == "failed"]
+    assert [r.key.split("/", 1)[1] for r in failed] == ["T300/check/1"]
+    assert failed[0].fields["message"] == str(err.value)
+
+
+def test_protocol_imports_neither_database_nor_analysis():
+    code = ("import sys, amorphdb.protocol.mpmorph, amorphdb.protocol.results; "
+            "bad = [m for m in sys.modules if m.startswith(('amorphdb.database', 'amorphdb.analysis', "
+            "'amorphdb.workflows', 'amorphdb.learning'))]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

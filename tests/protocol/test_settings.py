@@ -1,0 +1,107 @@
+"""Protocol settings: the presets, overrides and their checks, and the `amorphdb run` options built from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from amorphdb.cli import build_parser
+from amorphdb.errors import InputError
+from amorphdb.protocol.settings import PRESETS, ProtocolSettings, setting_info, settings_for
+
+
+def test_presets_and_overrides():
+    paper = PRESETS["paper"]
+    assert (paper.atoms, paper.volume_steps, paper.check_steps, paper.production_steps, paper.timestep) == (
+        100, 2000, 2000, 10000, 2.0)
+    assert paper.scales == (0.8, 1.0, 1.2) and paper.pressure_convention == "virial"
+    assert (paper.pressure_tolerance, paper.energy_tolerance, paper.rescale_beta) == (5.0, 0.001, 5e-7)
+    assert (paper.max_rescales, paper.max_energy_reruns, paper.melt_temperature) == (14, 3, 5000.0)
+    assert paper.temperatures == (1000.0, 1500.0, 2000.0, 2500.0)
+    s = settings_for("quick", atoms=40, temperatures=[900, 1100], pressure_convention="total")
+    assert s.atoms == 40 and s.temperatures == (900.0, 1100.0) and s.pressure_convention == "total"
+    assert settings_for("quick", atoms=None) == PRESETS["quick"]  # None keeps the preset's value
+    # the temperature list is not part of the fingerprint (the melt is shared); every other number is
+    assert s.fingerprint() == settings_for("quick", atoms=40, pressure_convention="total").fingerprint()
+    assert s.fingerprint() != settings_for("quick", atoms=40).fingerprint()
+
+
+def test_fingerprints_are_stable():
+    # the fingerprint names the work directories and run keys of existing databases: it must never change
+    assert (PRESETS["quick"].fingerprint(), PRESETS["paper"].fingerprint()) == ("a6c83128", "289c0145")
+
+
+@pytest.mark.parametrize("preset, overrides, message", [
+    ("fast", {}, "unknown preset"),
+    ("quick", {"atom": 3}, "unknown setting"),
+    ("quick", {"atoms": 0}, "atoms must be at least 1"),
+    ("quick", {"temperatures": [-100]}, "temperatures must be positive"),
+    ("quick", {"temperatures": [float("nan")]}, "temperatures must be positive and finite"),
+    ("quick", {"melt_temperature": float("inf")}, "temperatures must be positive and finite"),
+    ("quick", {"temperatures": [1000, 1000]}, "must be distinct"),
+    ("quick", {"temperatures": [5000]}, "differ from the melt temperature"),
+    ("quick", {"timestep": float("nan")}, "timestep"),
+    ("quick", {"density": float("nan")}, "density must be positive"),
+    ("quick", {"packing_tolerance": 0.0}, "packing tolerance"),
+    ("quick", {"timestep": 0}, "timestep"),
+    ("quick", {"scales": [1.0]}, "volume scales"),
+    ("quick", {"pressure_convention": "kinetic"}, "pressure convention must be 'virial' or 'total'"),
+])
+def test_bad_settings(preset, overrides, message):
+    with pytest.raises(InputError, match=message):
+        settings_for(preset, **overrides)
+
+
+def test_every_setting_has_typed_help():
+    info = {i.name: i for i in setting_info()}
+    assert list(info) == [f.name for f in dataclasses.fields(ProtocolSettings)]
+    assert all(i.help and i.kind in (int, float, str) for i in info.values())
+    assert (info["atoms"].kind, info["timestep"].kind, info["density"].kind) == (int, float, float)
+    assert info["temperatures"].many and info["scales"].many and not info["atoms"].many
+    assert info["pressure_convention"].choices == ("virial", "total")
+    assert info["timestep"].text() == "MD timestep, fs (default 2)"
+    assert "(paper 100, quick 24, predict 64" in info["atoms"].text()
+
+
+def _run_options() -> dict:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["run"]
+    return {a.dest: a for a in sub._actions}
+
+
+def test_run_command_has_an_option_built_from_every_setting():
+    options = _run_options()
+    for info in setting_info():
+        action = options[info.name]
+        assert action.option_strings == ["--" + info.name.replace("_", "-")]
+        assert action.type is info.kind and action.default is None  # None: the preset's value
+        assert action.nargs == ("+" if info.many else None)
+        assert action.choices == info.choices
+        assert action.help == info.text()
+    args = build_parser().parse_args(["run", "Li3PS4", "--atoms", "48", "--rescale-beta", "1e-6",
+                                      "--temperatures", "1000", "1500", "--pressure-convention", "total"])
+    assert args.atoms == 48 and args.rescale_beta == 1e-6 and args.temperatures == [1000.0, 1500.0]
+    assert args.pressure_convention == "total" and args.timestep is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "Cu", "--pressure-convention", "kinetic"])
+
+
+def test_settings_and_the_cli_parser_import_no_heavy_library():
+    code = ("import sys; from amorphdb.cli import build_parser; import amorphdb.protocol.settings; build_parser(); "
+            "heavy = [m for m in ('ase', 'numpy', 'torch', 'sqlalchemy') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_cell_too_large_for_the_memory_is_refused_in_one_line():
+    from amorphdb.protocol.settings import max_atoms, memory_needed
+
+    with pytest.raises(InputError, match=r"atoms = 100000 needs about \d+ GiB; \d+ GiB available allow at most \d+ atoms"):
+        settings_for("quick", atoms=100000)
+    assert memory_needed(100000) > 224 * 2**30  # the MemoryError it used to die with asked 224 GiB for one array
+    cap = max_atoms(16 * 2**30)
+    assert memory_needed(cap) <= 16 * 2**30 < memory_needed(cap + 1) and 1000 < cap < 5000
+    assert settings_for("quick", atoms=100).atoms == 100

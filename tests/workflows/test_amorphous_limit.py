@@ -1,0 +1,230 @@
+"""The amorphous limit and the synthesizability check with real CHGNet on a 12-atom Li2O cell: a short MD of a
+random packing, its snapshots relaxed, stored in a real SQLite database; the antifluorite crystal below the
+limit, an anti-site variant above it; bad inputs, a non-converging relaxation stored as failed, the v2 → v3
+migration."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase.io import write
+from ase.spacegroup import crystal
+from sqlalchemy import create_engine, inspect, text
+
+from amorphdb.cli import main
+from amorphdb.database.api import Database
+from amorphdb.errors import ConvergenceError, InputError
+from amorphdb.md.files import sha256_file
+from amorphdb.workflows.amorphous_limit import (
+    amorphous_limit,
+    reference_structure,
+    snapshot_frames,
+    synthesizability,
+)
+
+LI2O_A = 4.61  # Å, antifluorite Li2O (experiment, room temperature)
+
+
+def antifluorite(a: float = LI2O_A):
+    """Li2O in the antifluorite structure (Fm-3m, O on 4a, Li on 8c): the 12-atom conventional cell."""
+    return crystal(["O", "Li"], basis=[(0, 0, 0), (0.25, 0.25, 0.25)], spacegroup=225, cellpar=[a, a, a, 90, 90, 90])
+
+
+@pytest.fixture(scope="module")
+def chgnet():
+    from amorphdb.engines import load_engine
+
+    return load_engine("chgnet", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def li2o_md(tmp_path_factory, chgnet):
+    """A 40-step NVT run at 1500 K (1 fs) of 12 randomly packed Li2O atoms: 5 frames 0.01 ps apart."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from amorphdb.md.runner import run_nvt
+    from amorphdb.structure import random_packing
+
+    start = AseAtomsAdaptor.get_atoms(random_packing("Li8O4", 2.0, seed=3))
+    path = tmp_path_factory.mktemp("md") / "production.traj"
+    run_nvt(start, chgnet.calculator, temperature=1500.0, n_steps=40, path=path, timestep=1.0, frame_interval=10,
+            checkpoint_interval=40, progress=False)
+    return path
+
+
+def _stored_run(db: Database, path) -> int:
+    return db.add_run("Li2O", source="mlip-chgnet", temperature=1500.0, stage="production", key="T1500",
+                      status="done", trajectory_path=str(path), trajectory_sha256=sha256_file(path))
+
+
+@pytest.mark.slow
+def test_limit_of_a_stored_run_and_crystals_below_and_above(tmp_path, chgnet, li2o_md, capsys):
+    db = Database(tmp_path / "db.sqlite")
+    run_id = _stored_run(db, li2o_md)
+    limit = amorphous_limit("Li2O", snapshots=2, spacing_ps=0.02, engine=chgnet, fmax=0.1, max_steps=400, db=db,
+                            progress=False)
+    assert (limit.status, limit.run_id, limit.temperature, limit.source) == ("done", run_id, 1500.0, "mlip-chgnet")
+    assert [r.frame for r in limit.relaxations] == [2, 4] and [r.time_ps for r in limit.relaxations] == [0.02, 0.04]
+    energies = [r.formation_energy for r in limit.relaxations]
+    assert all(r.status == "done" and r.fmax <= 0.1 for r in limit.relaxations)
+    assert limit.limit == min(energies) and limit.mean == pytest.approx(np.mean(energies))
+    assert limit.std == pytest.approx(np.std(energies, ddof=1)) and limit.limit_err >= 0
+    assert -3.5 < limit.limit < -1.0  # Li2O: exp. ΔHf = -2.07 eV/atom; a quenched glass lies above
+    assert limit.references["Li"]["origin"] == "ase bulk bcc"
+    assert limit.references["O"]["origin"] == "ase molecule O2 in a 12 Å box"
+    assert set(db.relaxed_structures(limit.id)) == {"snapshot-01", "snapshot-02"}
+    shown = db.show("Li2O")
+    assert shown.amorphous_limits == [limit]
+    assert shown.to_dict()["amorphous_limits"][0]["limit"] == limit.limit
+
+    ground = tmp_path / "Li2O-antifluorite.cif"
+    write(ground, antifluorite())
+    swapped = antifluorite()
+    numbers = swapped.numbers.copy()
+    numbers[[0, 4]] = numbers[[4, 0]]  # an O and a Li exchange places: an anti-site pair
+    swapped.numbers = numbers
+    write(tmp_path / "Li2O-antisite.vasp", swapped, format="vasp")
+    below, above = synthesizability([ground, tmp_path / "Li2O-antisite.vasp"], engine=chgnet, db=db, fmax=0.1,
+                                    max_steps=400)
+    assert (below.verdict, below.formula, below.limit_id) == ("below", "Li2O", limit.id)
+    assert below.margin_meV_per_atom < -50  # the crystal lies well below a quenched random packing
+    assert below.margin_meV_per_atom == pytest.approx(1000 * (below.formation_energy - limit.limit))
+    assert above.verdict == "above" and above.margin_meV_per_atom > 0
+
+    # the same through the CLI: text of `show`, JSON of `synthesizability`
+    assert main(["show", "Li2O", "--db", str(tmp_path / "db.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "amorphous limits:" in out and "snapshot-02" in out and f"{limit.limit:.4f}" in out
+    assert main(["synthesizability", str(ground), "--json", "--limit-from", "Li2O", "--fmax", "0.1",
+                 "--db", str(tmp_path / "db.sqlite"), "--device", "cpu"]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert record["verdict"] == "below" and record["margin_meV_per_atom"] == pytest.approx(
+        below.margin_meV_per_atom, abs=1.0)
+
+
+@pytest.mark.slow
+def test_a_relaxation_that_does_not_converge_is_stored_as_failed(tmp_path, chgnet, li2o_md):
+    db = Database(tmp_path / "db.sqlite")
+    with pytest.raises(ConvergenceError, match=r"^1 of 1 relaxations did not converge; first: snapshot-01 did not "
+                                               r"converge: largest force .* after 3 steps"):
+        amorphous_limit("Li2O", snapshots=1, spacing_ps=0.01, engine=chgnet, fmax=0.05, max_steps=3, db=db,
+                        trajectory=li2o_md, progress=False)
+    [failed] = db.amorphous_limits("Li2O")
+    assert failed.status == "failed" and failed.message.startswith("1 of 1 relaxations did not converge")
+    assert [(r.status, r.n_steps) for r in failed.relaxations] == [("failed", 3)]
+    assert failed.run_id is None and failed.trajectory_sha256 == sha256_file(li2o_md)
+    # the references were relaxed and cached once; a crystal has no finished limit to compare with
+    with pytest.raises(InputError, match="no amorphous limit of Li2O .* compute it with `amorphdb amorphous-limit Li2O`"):
+        synthesizability([_write(tmp_path / "g.cif", antifluorite())], engine=chgnet, db=db)
+
+
+def _write(path, atoms):
+    write(path, atoms)
+    return path
+
+
+@pytest.fixture
+def li2o_frames(tmp_path):
+    """A hand-made trajectory file (no MD): 5 rattled antifluorite frames 0.01 ps apart."""
+    from ase.io import Trajectory
+
+    path = tmp_path / "frames.traj"
+    with Trajectory(path, "w") as traj:
+        for k in range(5):
+            atoms = antifluorite()
+            atoms.rattle(0.05, seed=k)
+            atoms.info["time_ps"] = 0.01 * k
+            traj.write(atoms)
+    return path
+
+
+def test_bad_input_is_one_line_before_any_work(tmp_path, li2o_frames, capsys):
+    db_path = tmp_path / "db.sqlite"
+    cases = [
+        (["amorphous-limit", "Li2O"], "no finished production run of Li2O with a trajectory"),
+        (["amorphous-limit", "Li2O", "--trajectory", str(li2o_frames), "--snapshots", "3", "--spacing-ps", "0.03"],
+         "too few frames: 3 snapshots 0.03 ps apart need 0.06 ps (7 frames); the trajectory has 5 frames (0.04 ps)"),
+        (["amorphous-limit", "Li2O", "--trajectory", str(li2o_frames), "--spacing-ps", "0.015"], "not a whole number"),
+        (["amorphous-limit", "Li2S", "--trajectory", str(li2o_frames)], "holds Li2O, not Li2S"),
+        (["amorphous-limit", "Li2O", "--trajectory", str(tmp_path / "none.traj")], "does not exist"),
+        (["amorphous-limit", "Li2O", "--snapshots", "0"], "snapshots must be at least 1"),
+        (["synthesizability", str(_junk(tmp_path))], "cannot read a structure from"),
+        (["synthesizability", str(_write(tmp_path / "g.cif", antifluorite())), "--limit-from", "Li2S"],
+         "is Li2O; the limit of Li2S applies only to Li2S"),
+    ]
+    for args, message in cases:
+        assert main([*args, "--db", str(db_path), "--device", "cpu"]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, (args, err)
+    # a stored run whose trajectory was deleted
+    db = Database(db_path)
+    gone = tmp_path / "gone.traj"
+    gone.write_bytes(li2o_frames.read_bytes())
+    _stored_run(db, gone)
+    gone.unlink()
+    with pytest.raises(InputError, match="the trajectory of run .* is gone"):
+        amorphous_limit("Li2O", db=db)
+    assert db.amorphous_limits() == []  # nothing was written
+
+
+def _junk(tmp_path):
+    path = tmp_path / "junk.cif"
+    path.write_text("this is not a crystal\n")
+    return path
+
+
+def test_element_references():
+    atoms, origin, cell = reference_structure("Si")
+    assert (origin, cell, len(atoms)) == ("ase bulk diamond", True, 2)
+    atoms, origin, cell = reference_structure("Cl")
+    assert origin == "ase molecule Cl2 in a 12 Å box" and not cell and atoms.get_distance(0, 1) == pytest.approx(2.0, abs=0.1)
+    for symbol in ("S", "P", "Se"):  # ASE knows their lattice but not their atoms
+        with pytest.raises(InputError, match=f"no reference structure for {symbol}: .* --reference {symbol}=FILE"):
+            reference_structure(symbol)
+
+
+def test_element_reference_from_a_file(tmp_path):
+    from ase import Atoms
+    from ase.build import bulk
+
+    write(tmp_path / "S.cif", Atoms("S", cell=[3.0] * 3, pbc=True))  # any periodic structure of S
+    atoms, origin, cell = reference_structure("S", {"S": tmp_path / "S.cif"})
+    assert origin.startswith("file S.cif sha256:") and cell
+    with pytest.raises(InputError, match="holds Li, not pure S"):
+        write(tmp_path / "Li.cif", bulk("Li"))
+        reference_structure("S", {"S": tmp_path / "Li.cif"})
+
+
+def test_snapshot_frames_end_at_the_last_frame():
+    from ase import Atoms
+
+    frames = [Atoms("H", info={"time_ps": 0.5 * k}) for k in range(21)]  # 10 ps, 0.5 ps apart
+    assert snapshot_frames(frames, 10, 1.0) == list(range(2, 21, 2))
+    assert snapshot_frames(frames, 3, 5.0) == [0, 10, 20]
+    untimed = [Atoms("H") for _ in range(5)]
+    with pytest.raises(InputError, match="--frame-dt-ps"):
+        snapshot_frames(untimed, 2, 1.0)
+    assert snapshot_frames(untimed, 2, 1.0, frame_dt_ps=0.5) == [2, 4]
+    with pytest.raises(InputError, match="too few frames"):
+        snapshot_frames(frames, 12, 1.0)
+
+
+def test_a_version_2_database_gets_the_new_tables(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    db = Database(url)
+    run_id = db.add_run("Li2O", source="mlip-chgnet", temperature=1000.0, stage="production", key="x")
+    db.close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in ("relaxations", "amorphous_limits", "element_references"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
+    engine.dispose()
+    migrated = Database(url)
+    assert migrated.schema_version() == 3 and migrated.run(run_id).key == "x"
+    engine = create_engine(url)
+    assert {"relaxations", "amorphous_limits", "element_references"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert migrated.show("Li2O").amorphous_limits == []
