@@ -32,6 +32,16 @@ FIELDS = ["formula", "engine", "n_atoms", "density_g_cm3", "pressure_kbar", "T_m
           "rdf_r2_m3gnet", "m3gnet_r2_dft", "D_Li_cm2_s", "D_Li_err", "md_steps", "wall_s", "settings"]
 
 
+def append_row(table: Path, fields: list[str], row: dict) -> None:
+    """Append ``row`` to the CSV file ``table``, writing the header ``fields`` first when the file is new."""
+    new = not table.exists()
+    with table.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fields)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("formulas", nargs="*", default=DEFAULT)
@@ -85,12 +95,7 @@ def main() -> None:
                    D_Li_cm2_s=f"{d.D:.3e}" if d else "", D_Li_err=f"{d.D_err:.1e}" if d and d.D_err else "",
                    md_steps=sum(json.loads(f.read_text())["n_steps"] for f in Path(result.workdir).rglob("*.result.json")), wall_s=round(time.perf_counter() - start),
                    settings=";".join(f"{k}={v}" for k, v in settings.items()) + ";start_density=guess_density")
-        new = not table.exists()
-        with table.open("a", newline="") as fh:
-            w = csv.DictWriter(fh, FIELDS)
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        append_row(table, FIELDS, row)
         print(f"{formula}: {row}", flush=True)
 
 

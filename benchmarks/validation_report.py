@@ -4,7 +4,7 @@
 
 Reads ``docs/validation/<engine>_melt.csv`` (rows of ``benchmarks/validation_melts.py``: one 5000 K melt per
 composition, settings in each row) with the RDFs ``docs/validation/rdf/<engine>_<formula>.csv``, and
-``docs/validation/timestep_drift.csv`` (``benchmarks/timestep_drift.py``). Each melt is compared with the
+``docs/validation/timestep_drift*.csv`` (``benchmarks/timestep_drift.py``). Each melt is compared with the
 shipped AIMD reference through the validation API (:func:`amorphdb.workflows.validation.compare`, the same
 code as ``amorphdb validate``), and the text between the two ``validation-results`` markers of
 docs/validation.md is replaced by the tables and the distribution (:mod:`amorphdb.reports.validation`).
@@ -46,8 +46,8 @@ def melt_section(engine: str, reference) -> str:
     settings = sorted(set(rows["settings"]))
     lines = [f"### {engine}", "",
              f"{len(rows)} composition(s) done. Settings: " + "; ".join(f"`{x}`" for x in settings) + ".", "",
-             "| formula | atoms | ρ (g/cm³) | P (kbar) | ⟨T⟩ (K) | R² vs DFT | R² M3GNet vs DFT | R² vs M3GNet "
-             "| D(Li) 5000 K (cm²/s) | MD steps | wall (min) |",
+             "| formula | atoms | ρ (g/cm³) | P (kbar) | ⟨T⟩ (K) | R² vs DFT | R² M3GNet vs DFT "
+             "| R² vs M3GNet | D(Li) 5000 K (cm²/s) | MD steps | wall (min) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row, rec in zip(rows.itertuples(), records):
         def f3(v):
@@ -55,7 +55,7 @@ def melt_section(engine: str, reference) -> str:
 
         lines.append(f"| {row.formula} | {row.n_atoms} | {row.density_g_cm3:.3f} | {row.pressure_kbar:+.1f} | "
                      f"{row.T_mean_K:.0f} | {f3(rec['rdf_r2'])} | {f3(rec['m3gnet_rdf_r2'])} | "
-                     f"{f3(rec['rdf_r2_m3gnet'])} | {row.D_Li_cm2_s if not pd.isna(row.D_Li_cm2_s) else '–'} | "
+                     f"{f3(rec['rdf_r2_m3gnet'])} | {'–' if pd.isna(row.D_Li_cm2_s) else f'{row.D_Li_cm2_s:.2e}'} | "
                      f"{row.md_steps} | {row.wall_s / 60:.0f} |")
     thresholds = " / ".join(f"{t:g}" for t in R2_THRESHOLDS)
     ours = s["rdf_r2"]["ours"]
@@ -64,27 +64,46 @@ def melt_section(engine: str, reference) -> str:
               f"- The paper's M3GNet on the same {same['n']} composition(s): {_pct(same['m3gnet'])}; "
               f"{engine}: {_pct(same['ours'])}.",
               f"- Cost: {rows['wall_s'].mean() / 60:.0f} min wall per composition on average "
-              f"({rows['md_steps'].mean():.0f} MD steps, one CPU core of a shared 2-core machine at load 6–9).", ""]
+              f"({rows['md_steps'].mean():.0f} MD steps, one CPU core of a shared 2-core machine at load 6–20).", ""]
     return "\n".join(lines)
 
 
-def drift_section() -> str:
-    path = DATA / "timestep_drift.csv"
+def fixed_section(engine: str) -> str:
+    path = DATA / f"{engine}_fixed_density.csv"
     if not path.exists():
-        return "### Timestep\n\nNot measured yet (`docs/validation/timestep_drift.csv` does not exist).\n"
+        return ""
     rows = pd.read_csv(path)
-    lines = ["### Timestep: Nosé–Hoover conserved-energy drift at 5000 K", "",
-             "| system | atoms | ρ (g/cm³) | Δt (fs) | steps | time (ps) | ⟨T⟩ (K) | drift (meV/atom/ps) | wall (s) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [f"### {engine}, fixed density (no volume search)", "",
+             "| formula | atoms | ρ (g/cm³) | steps × Δt | ⟨T⟩ (K) | P (kbar) | R² vs DFT | R² M3GNet vs DFT "
+             "| R² vs M3GNet | wall (min) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows.itertuples():
-        lines.append(f"| {r.formula} | {r.n_atoms} | {r.density_g_cm3} | {r.timestep_fs:g} | {r.n_steps} | "
-                     f"{r.time_ps:g} | {r.T_mean_K} | {r.drift_meV_atom_ps:+.3f} | {r.wall_s} |")
+        lines.append(f"| {r.formula} | {r.n_atoms} | {r.density_g_cm3} | {r.steps} × {r.timestep_fs:g} fs | "
+                     f"{r.T_mean_K} | {r.pressure_kbar:+.1f} | {r.rdf_r2_dft:.3f} | {r.m3gnet_r2_dft:.3f} | "
+                     f"{r.rdf_r2_m3gnet:.3f} | {r.wall_s / 60:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def drift_section() -> str:
+    starts = {"timestep_drift.csv": "last frame of its 5000 K melt (100 atoms)",
+              "timestep_drift_packed.csv": "random packing (48 atoms, PACKMOL)"}
+    tables = [(DATA / name, start) for name, start in starts.items() if (DATA / name).exists()]
+    if not tables:
+        return "### Timestep\n\nNot measured yet (`docs/validation/timestep_drift.csv` does not exist).\n"
+    lines = ["### Timestep: Nosé–Hoover conserved-energy drift at 5000 K (CHGNet)", "",
+             "| start | system | atoms | ρ (g/cm³) | Δt (fs) | τ (fs) | steps | time (ps) | ⟨T⟩ (K) "
+             "| drift (meV/atom/ps) | wall (s) |", "|" + " --- |" * 11]
+    for path, start in tables:
+        for r in pd.read_csv(path).itertuples():
+            lines.append(f"| {start} | {r.formula} | {r.n_atoms} | {r.density_g_cm3} | {r.timestep_fs:g} | "
+                         f"{r.tdamp_fs:g} | {r.n_steps} | {r.time_ps:g} | {r.T_mean_K} | "
+                         f"{r.drift_meV_atom_ps:+.2f} | {r.wall_s} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     reference = load_reference()
-    body = "\n".join([melt_section("chgnet", reference), melt_section("sevennet", reference), drift_section()])
+    body = "\n".join(filter(None, [melt_section("chgnet", reference), melt_section("sevennet", reference),
+                      fixed_section("sevennet"), fixed_section("chgnet"), drift_section()]))
     text = DOC.read_text()
     block = f"{START}\n<!-- generated by benchmarks/validation_report.py; do not edit by hand -->\n\n{body}\n{END}"
     if START in text:

@@ -5,16 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pg_schema import fresh_pg_schema
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "paper"
 
 
 @pytest.fixture(scope="session")
-def paper_dir() -> Path:
-    """The published data of the paper (``../shared/data/paper``); skips the test when it is absent."""
-    if not (SHARED / "ml_features.csv").exists():
-        pytest.skip("../shared/data/paper is not present")
-    return SHARED
+def paper_dir(tmp_path_factory) -> Path:
+    """The published data of the paper: ``../shared/data/paper`` when present, else the copy shipped with the
+    package (:func:`amorphdb.data.paper_dir`, unpacked into a temporary directory)."""
+    if (SHARED / "ml_features.csv").exists():
+        return SHARED
+    from amorphdb.data import paper_dir as shipped
+
+    return shipped(tmp_path_factory.mktemp("shipped-paper"))
 
 
 @pytest.fixture
@@ -43,3 +47,10 @@ def ar1():
         return lfilter([1.0], [1.0, -phi], e, axis=1)[:, burn:]
 
     return make
+
+
+@pytest.fixture
+def pg_url():
+    """:func:`fresh_pg_schema` as a fixture."""
+    with fresh_pg_schema() as url:
+        yield url

@@ -42,6 +42,8 @@ def _cmd_campaign(args):
     if not formulas:
         raise InputError("no formulas: give FORMULA..., --file FILE or --from-paper")
     if not args.verbose:  # Dask's own INFO lines (workers starting, closing) drown the campaign's
+        import distributed  # noqa: F401  (it sets its loggers' levels when imported)
+
         logging.getLogger("distributed").setLevel(logging.WARNING)
     if args.dask_config:
         campaign.load_dask_config(args.dask_config)

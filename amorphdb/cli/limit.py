@@ -10,6 +10,16 @@ _FMAX = arg("--fmax", type=float, default=0.05, help="relax until the largest fo
 _STEPS = arg("--max-steps", type=int, default=500, help="step limit of each relaxation (default 500)")
 
 
+def _quietly(call, *args, **kwargs):
+    """``call(*args, **kwargs)`` with what libraries print (CHGNet's banner) sent to stderr: stdout holds only
+    the result, so that ``--json`` is valid JSON."""
+    import contextlib
+    import sys
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return call(*args, **kwargs)
+
+
 def _references(items: list[str] | None) -> dict[str, str]:
     """``["S=alpha-S.cif", ...]`` as ``{"S": "alpha-S.cif"}``."""
     from ..errors import InputError
@@ -45,11 +55,11 @@ def _cmd_amorphous_limit(args):
     from ..workflows.amorphous_limit import amorphous_limit
 
     start = time.perf_counter()
-    limit = amorphous_limit(args.formula, temperature=args.temperature, snapshots=args.snapshots,
-                            spacing_ps=args.spacing_ps, engine=args.engine, fmax=args.fmax, max_steps=args.max_steps,
-                            db=_database(args), trajectory=args.trajectory, source=args.source,
-                            references=_references(args.reference), frame_dt_ps=args.frame_dt_ps, device=args.device,
-                            progress=not args.no_progress)
+    limit = _quietly(amorphous_limit, args.formula, temperature=args.temperature, snapshots=args.snapshots,
+                     spacing_ps=args.spacing_ps, engine=args.engine, fmax=args.fmax, max_steps=args.max_steps,
+                     db=_database(args), trajectory=args.trajectory, source=args.source,
+                     references=_references(args.reference), frame_dt_ps=args.frame_dt_ps, device=args.device,
+                     progress=not args.no_progress)
     if args.json:
         print(json.dumps(limit.to_dict(), indent=1))
         return
@@ -69,8 +79,8 @@ def _cmd_synthesizability(args):
 
     from ..workflows.amorphous_limit import synthesizability
 
-    verdicts = synthesizability(args.crystal_files, limit_from=args.limit_from, engine=args.engine, fmax=args.fmax,
-                                max_steps=args.max_steps, db=_database(args), device=args.device)
+    verdicts = _quietly(synthesizability, args.crystal_files, limit_from=args.limit_from, engine=args.engine,
+                        fmax=args.fmax, max_steps=args.max_steps, db=_database(args), device=args.device)
     if args.json:
         print(json.dumps([v.to_dict() for v in verdicts], indent=1))
         return

@@ -18,7 +18,8 @@ def _setting_options() -> list[tuple[tuple[str, ...], dict]]:
 #: the options of one composition's protocol, shared by ``run`` and ``campaign``
 PROTOCOL_OPTIONS = (
     arg("--preset", choices=list(PRESETS), default="quick", help="quick: small cell, short runs; "
-        "paper: ~100 atoms, 4 ps volume runs, 20 ps production (default quick)"),
+        "paper: ~100 atoms, 4 ps volume runs, 20 ps production; fast: the paper's cell, statistical checks, "
+        "runs that stop when their answer is known; predict: amorphdb predict's (default quick)"),
     arg("--engine", default="chgnet", help="chgnet (default), sevennet, or module:factory of an ASE calculator"),
     arg("--device", default=None, help="cpu or cuda (default: the GPU when torch sees one)"),
     arg("--workdir", help="directory for trajectories and checkpoints "

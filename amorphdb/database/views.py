@@ -201,7 +201,8 @@ class AmorphousLimitView:
         err = f" ± {self.limit_err:.4f}" if self.limit_err is not None else ""
         lines = [f"{self.formula}: amorphous limit {self.limit:.4f}{err} eV/atom (lowest formation energy of "
                  f"{len(self.relaxations)} relaxed snapshots; mean {self.mean:.4f}, std {self.std or 0:.4f} eV/atom)"
-                 if self.status == "done" else f"{self.formula}: amorphous limit {self.status}: {self.message}",
+                 if self.status == "done" else f"{self.formula}: amorphous limit {self.status}: "
+                 + (self.message or f"{len(self.relaxations)} of {self.n_snapshots} snapshots relaxed"),
                  f"  from {self.trajectory_path}{at}, {self.n_snapshots} snapshots {self.spacing_ps:g} ps apart, "
                  f"{self.engine} {self.engine_version}, fmax {self.fmax:g} eV/Å",
                  "  references: " + ", ".join(f"{el} {r['energy']:.4f} eV/atom ({r['origin']})"

@@ -6,6 +6,8 @@
 - :mod:`.train`: ``train``, ``predict``, ``TrainedModel``, ``load_model``;
 - :mod:`.evaluate`: metrics, ``evaluate`` (every kind on the same folds), ``holdout_curve``;
 - :mod:`.explain`: importances and SHAP values of the tree models.
+- :mod:`.default`: the default model (``best`` on the shipped published table, trained once, cached);
+- :mod:`.uncertainty`: the fast route's error bar (model σ with the measured feature shifts).
 
 Import from the defining submodule (the public entry points also import from ``amorphdb``). The model
 classes are re-exported here only so that model files saved when they lived in ``amorphdb.learning`` load.

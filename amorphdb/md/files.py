@@ -37,7 +37,9 @@ class MDResult:
     k_B per degree of freedom, 3N − 3 of them), timestep fs.
     ``conserved_drift``: slope of the Nosé–Hoover conserved energy over the whole run, eV/atom/ps (NaN in
     results written before it was recorded).
-    ``*_err``: standard errors of those means (:func:`amorphdb.md.statistics.mean_error`; None in older results).
+    ``*_err``: standard errors of those means (:func:`amorphdb.md.statistics.mean_error`; the energies' from
+    the fluctuations about a straight line through each half, so that a drift shows as one; None in older
+    results).
     A run with a stop rule (:class:`amorphdb.md.runner.StopDecision`) may end before ``max_steps``:
     ``n_steps`` is the number run; ``converged`` says whether the rule's target was reached (None: no rule),
     ``stop_message`` what was reached.

@@ -205,20 +205,13 @@ def run_nvt(
             "%s: %s after %d of at most %d steps: %s", stage, "converged" if decision.converged else "NOT converged",
             steps, n_steps, decision.message)
     obs = obs[: steps + 1]
-    half = steps // 2
-    first, second = obs[1: half + 1], obs[half + 1:]
     time_ps = np.arange(steps + 1) * timestep / 1000.0
     result = MDResult(
         stage=stage, temperature=float(temperature), n_atoms=state.n_atoms, n_steps=int(steps),
         timestep=float(timestep), volume=float(volume),
-        density=float(state.masses.sum() / volume * AMU_PER_A3_IN_G_PER_CM3),
-        energy=float(second[:, 0].mean()), energy_first_half=float(first[:, 0].mean()),
-        pressure_virial=float(second[:, 2].mean()), pressure_total=float(second[:, 3].mean()),
-        temperature_mean=float(second[:, 1].mean()), n_frames=int(n_frames),
-        path=str(traj_path), sha256=sha256_file(traj_path),
+        density=float(state.masses.sum() / volume * AMU_PER_A3_IN_G_PER_CM3), **half_means(obs),
+        n_frames=int(n_frames), path=str(traj_path), sha256=sha256_file(traj_path),
         conserved_drift=float(np.polyfit(time_ps, obs[:, 4], 1)[0]) / state.n_atoms,
-        energy_err=mean_error(second[:, 0]), energy_first_half_err=mean_error(first[:, 0]),
-        pressure_virial_err=mean_error(second[:, 2]), pressure_total_err=mean_error(second[:, 3]),
         max_steps=int(n_steps), converged=None if decision is None else decision.converged,
         stop_message="" if decision is None else decision.message,
     )
@@ -227,6 +220,20 @@ def run_nvt(
     log.debug("%s: done, E=%.4f eV/atom, P=%.1f kbar, conserved-energy drift %.2e eV/atom/ps",
               stage, result.energy, result.pressure_virial, result.conserved_drift)
     return result
+
+
+def half_means(obs: np.ndarray) -> dict[str, float]:
+    """The means of a run's per-step observables (rows: steps 0…n, columns :data:`OBSERVABLES`) as
+    :class:`MDResult` holds them, with their standard errors: energy over steps 1…n/2 and n/2+1…n (errors
+    from the fluctuations about a line through each half), pressures and temperature over the second half."""
+    n = len(obs) - 1
+    first, second = obs[1: n // 2 + 1], obs[n // 2 + 1:]
+    return dict(energy=float(second[:, 0].mean()), energy_first_half=float(first[:, 0].mean()),
+                pressure_virial=float(second[:, 2].mean()), pressure_total=float(second[:, 3].mean()),
+                temperature_mean=float(second[:, 1].mean()),
+                energy_err=mean_error(second[:, 0], detrend=True),
+                energy_first_half_err=mean_error(first[:, 0], detrend=True),
+                pressure_virial_err=mean_error(second[:, 2]), pressure_total_err=mean_error(second[:, 3]))
 
 
 def _ask(stop: StopRule | None, step: int, n_steps: int, timestep: float, frame_interval: int, n_frames: int,

@@ -61,11 +61,14 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     bound = abs(pressure) + NormalDist().inv_cdf(s.pressure_confidence) * p_err
     difference = result.energy - result.energy_first_half
     e_err = math.hypot(_finite(result.energy_err), _finite(result.energy_first_half_err))
-    sigmas = abs(difference) / e_err if e_err > 0 else math.inf
+    sigmas = abs(difference) / e_err if 0 < e_err < math.inf else math.inf  # an unknown error proves nothing
+    unknown = "error unknown: the run is shorter than ~20 correlation times"
     return CheckVerdict(
         bound < s.pressure_tolerance, sigmas <= s.energy_sigmas or drift < s.energy_tolerance,
-        f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below {bound:.1f} kbar at confidence {s.pressure_confidence:g})",
-        f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})")
+        f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below {bound:.1f} kbar at confidence {s.pressure_confidence:g})"
+        if math.isfinite(p_err) else f"|P| = {abs(pressure):.1f} kbar ({unknown})",
+        f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
+        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})")
 
 
 def _finite(error: float | None) -> float:

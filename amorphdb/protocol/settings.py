@@ -174,8 +174,8 @@ PRESETS: dict[str, ProtocolSettings] = {
                                 energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
-# check tests, EOS and check runs until SE(P) < 0.1 x 5 kbar, production until sigma(D)/D < 10 % (docs/protocol.md)
-PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.1,
+# check tests, EOS and check runs until SE(P) < 0.3 x 5 kbar, production until sigma(D)/D < 10 % (docs/protocol.md)
+PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
                           min_volume_steps=400, target_d_error=0.1, min_production_steps=2500,
                           checkpoint_interval=100)
 

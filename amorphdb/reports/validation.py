@@ -95,12 +95,12 @@ def plot_parity(records: Sequence[dict], label: str = "ours") -> Figure:
     for k, (key, name, log) in enumerate(panels):
         ax = fig.add_subplot(1, 3, k + 1)
         if key == "Ea":
-            pts = [(r["Ea_ref"], r["Ea"], "") for r in records if r.get("Ea") is not None and r.get("Ea_ref") is not None]
+            pts = [(r["Ea_ref"], r["Ea"]) for r in records if r.get("Ea") is not None and r.get("Ea_ref") is not None]
         else:
-            pts = [(r[f"{key}_ref"][t], v, t) for r in records for t, v in r.get(key, {}).items()
+            pts = [(r[f"{key}_ref"][t], v) for r in records for t, v in r.get(key, {}).items()
                    if t in r.get(f"{key}_ref", {})]
         if pts:
-            x, y = np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
+            x, y = np.array(pts, dtype=float).T
             ax.scatter(x, y, s=14)
             lo, hi = np.nanmin([x.min(), y.min()]), np.nanmax([x.max(), y.max()])
             ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
@@ -139,9 +139,9 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
     def pct(fractions: dict) -> str:
         return " / ".join("–" if f is None else f"{100 * f:.0f} %" for f in fractions.values())
 
-    def spread(s: dict, spec: str) -> str:
-        return (f"median {_fmt(s['median'], spec)} (IQR {_fmt(s['q25'], spec)}–{_fmt(s['q75'], spec)}, n = {s['n']})"
-                if s["n"] else "none")
+    def spread(s: dict, spec: str, unit: str = "") -> str:
+        return (f"median {_fmt(s['median'], spec)}{unit} (IQR {_fmt(s['q25'], spec)}–{_fmt(s['q75'], spec)}{unit}, "
+                f"n = {s['n']})" if s["n"] else "none")
 
     thresholds = " / ".join(f"{t:g}" for t in R2_THRESHOLDS)
     lines += ["", f"Compositions: {summary['n']} ({summary['n_failed']} failed).", "",
@@ -150,7 +150,7 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
               f"M3GNet {pct(same['m3gnet'])} (the paper over its 245: {pct(summary['rdf_r2']['paper_m3gnet'])}).",
               f"- Density ours / AIMD: {spread(summary['density_ratio'], '.3f')}.",
               f"- D(Li) ours / AIMD (Einstein): {spread(summary['D_ratio'], '.2f')}.",
-              f"- Ea ours − AIMD: {spread(summary['Ea_diff'], '+.3f')} eV."]
+              f"- Ea ours − AIMD: {spread(summary['Ea_diff'], '+.3f', ' eV')}."]
     return "\n".join(lines) + "\n"
 
 

@@ -151,7 +151,7 @@ class CampaignSpec:
 @dataclass
 class TaskOutcome:
     """How one task ended: ``done`` (with its temperature's result) or ``failed`` (with the reason); wall time
-    of the task and of its MD runs (s; 0 for what was found finished)."""
+    of the task and of its MD runs, CPU time of the task (s; 0 for what was found finished)."""
 
     formula: str
     task: str
@@ -160,6 +160,7 @@ class TaskOutcome:
     result: TemperatureResult | None = None
     seconds: float = 0.0
     md_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the worker process during the task (user + system)
 
 
 _CACHE: dict[tuple, Any] = {}  # per worker process (and thread): engines and databases, made once
@@ -202,17 +203,18 @@ def _execute(spec: CampaignSpec, formula: str, task: str, work: Callable[[Compos
         book.set(spec.name, formula, task, status="failed", message=blocked)
         return TaskOutcome(formula, task, "failed", blocked)
     book.set(spec.name, formula, task, status="running", message=None)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     job: CompositionRun | None = None
     try:
         job = _job(spec, formula)
+        book.set(spec.name, formula, task, source=job.ctx.source)  # campaign status finds its MD runs by it
         result = work(job)
     except Exception as exc:  # anything a task raises stays with the task: the campaign goes on
         outcome = TaskOutcome(formula, task, "failed", _reason(exc))
     else:
         outcome = TaskOutcome(formula, task, "done", result=result if isinstance(result, TemperatureResult) else None,
                               message=result if isinstance(result, str) else None)
-    outcome.seconds = time.perf_counter() - start
+    outcome.seconds, outcome.cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     outcome.md_seconds = job.ctx.md_seconds if job is not None else 0.0
     book.set(spec.name, formula, task, status=outcome.status, message=outcome.message,
              source=job.ctx.source if job is not None else None, seconds=outcome.seconds,
@@ -244,7 +246,9 @@ def fit_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, *quenched: T
         fits = fit_composition_arrhenius(job, done)
         if not job.analyse:
             return "no analysis (--no-analysis)"
-        return "Ea " + ", ".join(f"{sp} {f.Ea:.3f} eV" for sp, f in fits.items()) if fits else "too few diffusive temperatures for a fit"
+        if not fits:
+            return "too few diffusive temperatures for a fit"
+        return "Ea " + ", ".join(f"{sp} {f.Ea:.3f} eV" for sp, f in fits.items())
 
     return _execute(spec, formula, "fit", fit, blocked)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from jobflow import Maker, job
 
+from ..protocol.settings import settings_for
 from .melt_quench import run
 
 
@@ -29,6 +30,9 @@ class MeltQuenchMaker(Maker):
     workdir: str | None = None
     analyse: bool = True
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        settings_for(self.preset, **self.settings)  # a bad preset or setting: InputError now, not in the job
 
     @job
     def make(self, formula: str) -> dict[str, Any]:

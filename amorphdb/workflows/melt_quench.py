@@ -132,8 +132,9 @@ def run(formula: str, *, preset: str = "quick", engine: str | Potential = "chgne
         progress: bool = True, device: str | None = None, analyse: bool = True, **overrides: Any) -> ProtocolResult:
     """The whole protocol for ``formula``: melt, volume searches, productions, analysis, all in the database.
 
-    ``preset`` is ``quick`` or ``paper``; ``overrides`` are fields of :class:`ProtocolSettings` (K, fs, kbar,
-    ...); ``temperatures`` the quench temperatures (K); ``engine`` a spec for
+    ``preset`` is a name of :data:`~amorphdb.protocol.settings.PRESETS` (quick, paper, fast, predict);
+    ``overrides`` are fields of :class:`ProtocolSettings` (K, fs, kbar, ...); ``temperatures`` the quench
+    temperatures (K); ``engine`` a spec for
     :func:`amorphdb.engines.load_engine` or a :class:`~amorphdb.engines.base.Potential`; ``db`` a ``Database``,
     a URL or ``None`` (the default database); ``workdir`` holds the trajectories and checkpoints (default:
     :func:`default_workdir`). ``analyse=False`` skips diffusion, RDFs, features and Arrhenius. Running it again

@@ -2,8 +2,9 @@
 
 Per composition (:class:`ValidationRecord`):
 
-- R² of our 5000 K partial RDFs against the DFT ones, pooled over pairs and bins (:func:`~amorphdb.analysis.rdf.rdf_r2`,
-  the paper's definition), against the paper's M3GNet ones, and M3GNet against DFT on the same composition;
+- R² of our 5000 K partial RDFs against the DFT ones, pooled over pairs and bins
+  (:func:`~amorphdb.analysis.rdf.rdf_r2`, the paper's definition), against the paper's M3GNet ones, and
+  M3GNet against DFT on the same composition;
 - our density / the AIMD density at each temperature both have (AIMD density = average mass / AAV, g/cm³);
 - D(Li) ours / AIMD at each temperature both have, the published D converted to Einstein D
   (÷ :data:`~amorphdb.units.PAPER_D_FACTOR`, docs/validation.md);
@@ -35,11 +36,12 @@ import pandas as pd
 from ..analysis.arrhenius import fit_points
 from ..analysis.rdf import rdf_r2, read_rdf_csv
 from ..composition import parse_formula
+from ..data import paper_dir
 from ..database.api import Database
 from ..database.importers.paper import PAPER_RDF_TEMPERATURE, paper_density, read_paper_table
 from ..engines import load_engine
 from ..errors import InputError
-from ..units import PAPER_D_FACTOR, PAPER_D_UNIT, PAPER_TARGET
+from ..units import PAPER_D_UNIT, PAPER_TARGET, einstein_d
 from .melt_quench import as_database
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,8 @@ class Reference:
 
     @cached_property
     def _rows(self) -> dict[str, pd.DataFrame]:
-        reduced = self.table["formula"].map(_reduced)
-        return {f: rows.sort_values("temperature") for f, rows in self.table.assign(formula=reduced).groupby("formula", sort=False)}
+        table = self.table.assign(formula=self.table["formula"].map(_reduced))
+        return {f: rows.sort_values("temperature") for f, rows in table.groupby("formula", sort=False)}
 
     def formulas(self, *, with_d: bool = False) -> list[str]:
         """Reduced formulas of the reference: those with a DFT RDF (``with_d``: those with rows in the table,
@@ -98,14 +100,15 @@ class Reference:
     def density(self, formula: str) -> dict[float, float]:
         """AIMD density (g/cm³) per temperature (K): average atomic mass / AAV."""
         rows = self._rows.get(_reduced(formula))
-        return {} if rows is None else dict(zip(rows["temperature"].astype(float), paper_density(rows).astype(float)))
+        return {} if rows is None else dict(zip(rows["temperature"].astype(float),
+                                                 paper_density(rows).astype(float)))
 
     def diffusivity(self, formula: str) -> dict[float, float]:
-        """AIMD Einstein D(Li) (cm²/s) per temperature (K): the published value × 1e-3 / PAPER_D_FACTOR."""
+        """AIMD Einstein D(Li) (cm²/s) per temperature (K): the published value × 1e-3 / PAPER_D_FACTOR (3)."""
         rows = self._rows.get(_reduced(formula))
         if rows is None:
             return {}
-        d = rows[PAPER_TARGET].astype(float) * PAPER_D_UNIT / PAPER_D_FACTOR
+        d = einstein_d(rows[PAPER_TARGET].astype(float) * PAPER_D_UNIT, "paper")
         return dict(zip(rows["temperature"].astype(float), d))
 
     def activation_energy(self, formula: str) -> float | None:
@@ -119,11 +122,7 @@ class Reference:
 def load_reference(path: str | os.PathLike | None = None) -> Reference:
     """The reference directory ``path`` (default: the copy shipped with the package) read and checked;
     InputError naming what is missing when it is not in the published layout."""
-    if path is None:
-        from ..data import paper_dir
-
-        path = paper_dir()
-    root = Path(path)
+    root = Path(paper_dir() if path is None else path)
     if not root.is_dir():
         raise InputError(f"reference {root} is not a directory (expected {LAYOUT})")
     if not (root / "ml_features.csv").is_file():

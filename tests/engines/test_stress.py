@@ -34,7 +34,8 @@ def test_stress_is_the_strain_derivative_of_the_energy(engine):
     stress = atoms.get_stress(voigt=False)  # eV/Å³
     for i, j in [(0, 0), (1, 1), (2, 2), (0, 1), (1, 2)]:
         e = np.zeros((3, 3))
-        e[i, j] = e[j, i] = STRAIN / 2 if i != j else STRAIN  # a shear: dE = V (σ_ij ε_ij + σ_ji ε_ji) = V σ_ij STRAIN
+        # a shear moves two components: dE = V (σ_ij ε_ij + σ_ji ε_ji) = V σ_ij STRAIN
+        e[i, j] = e[j, i] = STRAIN / 2 if i != j else STRAIN
         fd = (strained_energy(atoms, e) - strained_energy(atoms, -e)) / (2 * STRAIN * volume)
         assert stress[i, j] == pytest.approx(fd, rel=0.03, abs=2e-4), (i, j)
     # the pressure: −dE/dV from an isotropic change of volume, positive for this compressed cell

@@ -1,4 +1,4 @@
-"""Tables for the learning tests: the paper's (skipped without ../shared) and a generated one with the paper's
+"""Tables for the learning tests: the paper's (../shared or the shipped copy) and a generated one with the paper's
 42 feature columns and a planted Arrhenius law (always available)."""
 
 from __future__ import annotations
@@ -56,5 +56,5 @@ def table(paper_dir) -> pd.DataFrame:
 
 @pytest.fixture(params=["synthetic", "paper"])
 def any_table(request) -> pd.DataFrame:
-    """The generated table, then the paper's (skipped without ../shared)."""
+    """The generated table, then the paper's."""
     return request.getfixturevalue("synth" if request.param == "synthetic" else "table")

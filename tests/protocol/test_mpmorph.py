@@ -4,6 +4,7 @@ run found again, and the import direction (protocol never imports database or an
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -149,3 +150,32 @@ def test_protocol_imports_neither_database_nor_analysis():
             "bad = [m for m in sys.modules if m.startswith(('amorphdb.database', 'amorphdb.analysis', "
             "'amorphdb.workflows', 'amorphdb.learning'))]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_statistical_search_with_adaptive_lengths_records_what_each_run_reached(tmp_path, caplog):
+    # EMT copper at 300 K: EOS and check runs stop once SE(P) < 0.3 x 5 kbar (at least 100 steps, at most 600);
+    # every run's row says whether it got there, with its numbers, and holds the steps it ran
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, convergence="statistical", pressure_tolerance=5.0, pressure_error_fraction=0.3,
+                   min_volume_steps=100, volume_steps=600, check_steps=600, checkpoint_interval=50, tdamp=50.0,
+                   scales=(0.97, 1.0, 1.03))
+    with caplog.at_level("INFO", logger="amorphdb.protocol"):
+        check, _, _ = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+    assert abs(check.pressure_virial) + 1.645 * check.pressure_virial_err < 5.0
+    rows = ledger.rows
+    assert all(re.match(r"(not )?converged after \d+ of at most 600 steps: SE\(P\) = ", r.fields["message"])
+               for r in rows)
+    assert any(r.fields["n_steps"] < 600 for r in rows)  # at least one run stopped early
+    assert all(r.fields["n_steps"] % 50 == 0 or r.fields["n_steps"] == 600 for r in rows)  # at checkpoints
+    assert "sigma" in caplog.text and "(below" in caplog.text  # the statistical verdict is logged
+    before = [(r.key, r.status, r.trajectory_sha256, r.fields["n_steps"]) for r in rows]
+    assert equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)[0] == check
+    assert [(r.key, r.status, r.trajectory_sha256, r.fields["n_steps"]) for r in ledger.rows] == before
+
+
+def test_target_d_error_needs_a_production_rule(tmp_path):
+    from amorphdb.errors import InputError
+
+    with pytest.raises(InputError, match="target_d_error needs a production stop rule"):
+        _context(tmp_path, MemoryLedger(), target_d_error=0.1)

@@ -29,13 +29,41 @@ def test_presets_and_overrides():
     assert s.fingerprint() != settings_for("quick", atoms=40).fingerprint()
 
 
+def test_fast_preset_is_the_paper_cell_with_statistical_tests_and_adaptive_lengths():
+    paper, fast = PRESETS["paper"], PRESETS["fast"]
+    assert (fast.atoms, fast.temperatures, fast.melt_temperature, fast.timestep) == (
+        paper.atoms, paper.temperatures, paper.melt_temperature, paper.timestep)
+    assert (fast.volume_steps, fast.check_steps, fast.production_steps) == (2000, 2000, 10000)  # the maxima
+    assert fast.convergence == "statistical" and fast.pressure_error_fraction and fast.target_d_error
+    assert paper.convergence == "paper" and paper.pressure_error_fraction is None and paper.target_d_error is None
+
+
+def test_settings_added_later_enter_the_fingerprint_only_when_set():
+    paper = PRESETS["paper"]
+    assert dataclasses.replace(paper, energy_sigmas=3.0).fingerprint() == paper.fingerprint()
+    changed = {dataclasses.replace(paper, convergence="statistical").fingerprint(),
+               dataclasses.replace(paper, target_d_error=0.1).fingerprint(),
+               dataclasses.replace(paper, pressure_error_fraction=0.3).fingerprint(), PRESETS["fast"].fingerprint()}
+    assert len(changed) == 4 and paper.fingerprint() not in changed
+    info = {i.name: i for i in setting_info()}
+    assert info["target_d_error"].text().startswith("production stops") and "paper off" in info["target_d_error"].text()
+    assert info["target_d_error"].text().endswith("fast 0.1)")
+    assert "guessed from element data" in info["density"].text()
+
+
 def test_fingerprints_are_stable():
     # the fingerprint names the work directories and run keys of existing databases: it must never change
     assert (PRESETS["quick"].fingerprint(), PRESETS["paper"].fingerprint()) == ("a6c83128", "289c0145")
 
 
 @pytest.mark.parametrize("preset, overrides, message", [
-    ("fast", {}, "unknown preset"),
+    ("slow", {}, "unknown preset"),
+    ("quick", {"convergence": "strict"}, "convergence must be 'paper' or 'statistical'"),
+    ("quick", {"energy_sigmas": 0.0}, "energy sigmas"),
+    ("quick", {"pressure_confidence": 1.0}, "pressure confidence"),
+    ("quick", {"pressure_error_fraction": -0.1}, "pressure error fraction"),
+    ("quick", {"target_d_error": float("nan")}, "target D error"),
+    ("quick", {"min_production_steps": 1}, "minimum run lengths"),
     ("quick", {"atom": 3}, "unknown setting"),
     ("quick", {"atoms": 0}, "atoms must be at least 1"),
     ("quick", {"temperatures": [-100]}, "temperatures must be positive"),

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pg_schema import fresh_pg_schema
 from web_fixtures import build_database, build_database_at
 
 
@@ -67,41 +68,10 @@ def live_url(web_app):
     thread.join(10)
 
 
-PG_ENV = "AMORPHDB_TEST_PG_URL"
-
-
 @pytest.fixture(scope="session")
 def pg_web_url(tmp_path_factory, paper_dir):
     """The same database as ``web_db`` in a fresh schema of the PostgreSQL test server (``$AMORPHDB_TEST_PG_URL``);
     skips without one, fails when ``CI`` is set."""
-    import os
-    import uuid
-
-    from sqlalchemy import create_engine, make_url
-
-    url = os.environ.get(PG_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {PG_ENV} is not")
-        pytest.skip(f"{PG_ENV} is not set")
-    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"), connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except Exception as exc:
-        admin.dispose()
-        message = f"PostgreSQL of {PG_ENV} does not answer: {str(exc).splitlines()[0]}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    schema = f"amorphdb_web_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    pg_url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    try:
+    with fresh_pg_schema("amorphdb_web") as pg_url:
         build_database_at(pg_url, tmp_path_factory.mktemp("web-pg"), paper_dir)
         yield pg_url
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()

@@ -1,7 +1,8 @@
-"""The amorphous limit and the synthesizability check with real CHGNet on a 12-atom Li2O cell: a short MD of a
-random packing, its snapshots relaxed, stored in a real SQLite database; the antifluorite crystal below the
-limit, an anti-site variant above it; bad inputs, a non-converging relaxation stored as failed, the v2 → v3
-migration."""
+"""The amorphous limit and the synthesizability check with real CHGNet on a 12-atom SiO2 cell: a short MD of a
+random packing, its snapshots relaxed, stored in a real SQLite database; alpha-quartz below the limit, an
+anti-site variant above it; bad inputs, a non-converging relaxation stored as failed, the v2 → v3 migration.
+
+(A 12-atom Li2O packing is no test: relaxed with its cell it finds the antifluorite crystal.)"""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ from amorphdb.workflows.amorphous_limit import (
 LI2O_A = 4.61  # Å, antifluorite Li2O (experiment, room temperature)
 
 
+def quartz():
+    """alpha-quartz (P3_221, a = 4.916, c = 5.405 Å; Levien et al. 1980): 9 atoms."""
+    return crystal(["Si", "O"], [(0.4697, 0.0, 2 / 3), (0.4135, 0.2669, 0.1191 + 2 / 3)], spacegroup=154,
+                   cellpar=[4.916, 4.916, 5.4054, 90, 90, 120])
+
+
 def antifluorite(a: float = LI2O_A):
     """Li2O in the antifluorite structure (Fm-3m, O on 4a, Li on 8c): the 12-atom conventional cell."""
     return crystal(["O", "Li"], basis=[(0, 0, 0), (0.25, 0.25, 0.25)], spacegroup=225, cellpar=[a, a, a, 90, 90, 90])
@@ -40,30 +47,30 @@ def chgnet():
 
 
 @pytest.fixture(scope="module")
-def li2o_md(tmp_path_factory, chgnet):
-    """A 40-step NVT run at 1500 K (1 fs) of 12 randomly packed Li2O atoms: 5 frames 0.01 ps apart."""
+def sio2_md(tmp_path_factory, chgnet):
+    """A 40-step NVT run at 1500 K (1 fs) of 12 randomly packed SiO2 atoms: 5 frames 0.01 ps apart."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from amorphdb.md.runner import run_nvt
     from amorphdb.structure import random_packing
 
-    start = AseAtomsAdaptor.get_atoms(random_packing("Li8O4", 2.0, seed=3))
+    start = AseAtomsAdaptor.get_atoms(random_packing("Si4O8", 2.2, seed=3))
     path = tmp_path_factory.mktemp("md") / "production.traj"
     run_nvt(start, chgnet.calculator, temperature=1500.0, n_steps=40, path=path, timestep=1.0, frame_interval=10,
             checkpoint_interval=40, progress=False)
     return path
 
 
-def _stored_run(db: Database, path) -> int:
-    return db.add_run("Li2O", source="mlip-chgnet", temperature=1500.0, stage="production", key="T1500",
+def _stored_run(db: Database, path, formula: str = "SiO2") -> int:
+    return db.add_run(formula, source="mlip-chgnet", temperature=1500.0, stage="production", key="T1500",
                       status="done", trajectory_path=str(path), trajectory_sha256=sha256_file(path))
 
 
 @pytest.mark.slow
-def test_limit_of_a_stored_run_and_crystals_below_and_above(tmp_path, chgnet, li2o_md, capsys):
+def test_limit_of_a_stored_run_and_crystals_below_and_above(tmp_path, chgnet, sio2_md, capsys):
     db = Database(tmp_path / "db.sqlite")
-    run_id = _stored_run(db, li2o_md)
-    limit = amorphous_limit("Li2O", snapshots=2, spacing_ps=0.02, engine=chgnet, fmax=0.1, max_steps=400, db=db,
+    run_id = _stored_run(db, sio2_md)
+    limit = amorphous_limit("SiO2", snapshots=2, spacing_ps=0.02, engine=chgnet, fmax=0.1, max_steps=400, db=db,
                             progress=False)
     assert (limit.status, limit.run_id, limit.temperature, limit.source) == ("done", run_id, 1500.0, "mlip-chgnet")
     assert [r.frame for r in limit.relaxations] == [2, 4] and [r.time_ps for r in limit.relaxations] == [0.02, 0.04]
@@ -71,33 +78,33 @@ def test_limit_of_a_stored_run_and_crystals_below_and_above(tmp_path, chgnet, li
     assert all(r.status == "done" and r.fmax <= 0.1 for r in limit.relaxations)
     assert limit.limit == min(energies) and limit.mean == pytest.approx(np.mean(energies))
     assert limit.std == pytest.approx(np.std(energies, ddof=1)) and limit.limit_err >= 0
-    assert -3.5 < limit.limit < -1.0  # Li2O: exp. ΔHf = -2.07 eV/atom; a quenched glass lies above
-    assert limit.references["Li"]["origin"] == "ase bulk bcc"
+    assert -3.5 < limit.limit < -2.0  # SiO2: exp. ΔHf(quartz) = -3.15 eV/atom; a quenched packing lies above
+    assert limit.references["Si"]["origin"] == "ase bulk diamond"
     assert limit.references["O"]["origin"] == "ase molecule O2 in a 12 Å box"
     assert set(db.relaxed_structures(limit.id)) == {"snapshot-01", "snapshot-02"}
-    shown = db.show("Li2O")
+    shown = db.show("SiO2")
     assert shown.amorphous_limits == [limit]
     assert shown.to_dict()["amorphous_limits"][0]["limit"] == limit.limit
 
-    ground = tmp_path / "Li2O-antifluorite.cif"
-    write(ground, antifluorite())
-    swapped = antifluorite()
+    ground = tmp_path / "SiO2-quartz.cif"
+    write(ground, quartz())
+    swapped = quartz()
     numbers = swapped.numbers.copy()
-    numbers[[0, 4]] = numbers[[4, 0]]  # an O and a Li exchange places: an anti-site pair
+    numbers[[0, 4]] = numbers[[4, 0]]  # an Si and an O exchange places: an anti-site pair
     swapped.numbers = numbers
-    write(tmp_path / "Li2O-antisite.vasp", swapped, format="vasp")
-    below, above = synthesizability([ground, tmp_path / "Li2O-antisite.vasp"], engine=chgnet, db=db, fmax=0.1,
+    write(tmp_path / "SiO2-antisite.vasp", swapped, format="vasp")
+    below, above = synthesizability([ground, tmp_path / "SiO2-antisite.vasp"], engine=chgnet, db=db, fmax=0.1,
                                     max_steps=400)
-    assert (below.verdict, below.formula, below.limit_id) == ("below", "Li2O", limit.id)
+    assert (below.verdict, below.formula, below.limit_id) == ("below", "SiO2", limit.id)
     assert below.margin_meV_per_atom < -50  # the crystal lies well below a quenched random packing
     assert below.margin_meV_per_atom == pytest.approx(1000 * (below.formation_energy - limit.limit))
     assert above.verdict == "above" and above.margin_meV_per_atom > 0
 
     # the same through the CLI: text of `show`, JSON of `synthesizability`
-    assert main(["show", "Li2O", "--db", str(tmp_path / "db.sqlite")]) == 0
+    assert main(["show", "SiO2", "--db", str(tmp_path / "db.sqlite")]) == 0
     out = capsys.readouterr().out
     assert "amorphous limits:" in out and "snapshot-02" in out and f"{limit.limit:.4f}" in out
-    assert main(["synthesizability", str(ground), "--json", "--limit-from", "Li2O", "--fmax", "0.1",
+    assert main(["synthesizability", str(ground), "--json", "--limit-from", "SiO2", "--fmax", "0.1",
                  "--db", str(tmp_path / "db.sqlite"), "--device", "cpu"]) == 0
     [record] = json.loads(capsys.readouterr().out)
     assert record["verdict"] == "below" and record["margin_meV_per_atom"] == pytest.approx(
@@ -105,19 +112,19 @@ def test_limit_of_a_stored_run_and_crystals_below_and_above(tmp_path, chgnet, li
 
 
 @pytest.mark.slow
-def test_a_relaxation_that_does_not_converge_is_stored_as_failed(tmp_path, chgnet, li2o_md):
+def test_a_relaxation_that_does_not_converge_is_stored_as_failed(tmp_path, chgnet, sio2_md):
     db = Database(tmp_path / "db.sqlite")
     with pytest.raises(ConvergenceError, match=r"^1 of 1 relaxations did not converge; first: snapshot-01 did not "
                                                r"converge: largest force .* after 3 steps"):
-        amorphous_limit("Li2O", snapshots=1, spacing_ps=0.01, engine=chgnet, fmax=0.05, max_steps=3, db=db,
-                        trajectory=li2o_md, progress=False)
-    [failed] = db.amorphous_limits("Li2O")
+        amorphous_limit("SiO2", snapshots=1, spacing_ps=0.01, engine=chgnet, fmax=0.05, max_steps=3, db=db,
+                        trajectory=sio2_md, progress=False)
+    [failed] = db.amorphous_limits("SiO2")
     assert failed.status == "failed" and failed.message.startswith("1 of 1 relaxations did not converge")
     assert [(r.status, r.n_steps) for r in failed.relaxations] == [("failed", 3)]
-    assert failed.run_id is None and failed.trajectory_sha256 == sha256_file(li2o_md)
+    assert failed.run_id is None and failed.trajectory_sha256 == sha256_file(sio2_md)
     # the references were relaxed and cached once; a crystal has no finished limit to compare with
-    with pytest.raises(InputError, match="no amorphous limit of Li2O .* compute it with `amorphdb amorphous-limit Li2O`"):
-        synthesizability([_write(tmp_path / "g.cif", antifluorite())], engine=chgnet, db=db)
+    with pytest.raises(InputError, match="no amorphous limit of SiO2 .* compute it with `amorphdb amorphous-limit SiO2`"):
+        synthesizability([_write(tmp_path / "g.cif", quartz())], engine=chgnet, db=db)
 
 
 def _write(path, atoms):
@@ -162,7 +169,7 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, li2o_frames, capsys):
     db = Database(db_path)
     gone = tmp_path / "gone.traj"
     gone.write_bytes(li2o_frames.read_bytes())
-    _stored_run(db, gone)
+    _stored_run(db, gone, "Li2O")
     gone.unlink()
     with pytest.raises(InputError, match="the trajectory of run .* is gone"):
         amorphous_limit("Li2O", db=db)

@@ -201,7 +201,8 @@ def test_status_json_and_cli_errors(tmp_path, capsys):
     assert doc["tasks"] == [{"formula": "Cu", "task": "melt", "temperature": 2000.0, "state": "queued",
                              "detail": None, "step": None, "n_steps": None, "seconds": None}]
     assert main(["campaign", "run", "--db", url]) == 2
-    assert capsys.readouterr().err.strip() == "amorphdb: error: no formulas: give FORMULA..., --file FILE or --from-paper"
+    err = capsys.readouterr().err.strip()
+    assert err == "amorphdb: error: no formulas: give FORMULA..., --file FILE or --from-paper"
     (tmp_path / "list.txt").write_text("Cu\nLi2Xq\n")
     assert main(["campaign", "run", "--db", url, "--file", str(tmp_path / "list.txt")]) == 2
     assert "list.txt, line 2" in capsys.readouterr().err
@@ -211,7 +212,9 @@ def test_status_json_and_cli_errors(tmp_path, capsys):
 def dask_config():
     """Dask's config as it was before the test (with the defaults distributed and dask-jobqueue add on import)."""
     import dask.config
-    import dask_jobqueue  # noqa: F401
+    import dask_jobqueue
+
+    assert dask_jobqueue.SLURMCluster  # its defaults are in the config from here on
 
     saved = copy.deepcopy(dask.config.config)
     yield
@@ -256,3 +259,36 @@ def test_bad_dask_configurations(dask_config, tmp_path):
         campaign.make_cluster("sge", 1)
     with pytest.raises(InputError, match="workers must be at least 1"):
         campaign.make_cluster("local", 0)
+
+
+def _task_writer(url: str, worker: int, n: int, start) -> None:
+    """One process marking its tasks running then done, and adding a run for each, as a worker does."""
+    book, db = TaskBook(url), Database(url)
+    start.wait(120)  # every process is up: they all write at once
+    for i in range(n):
+        book.set("c", f"Cu{worker + 1}Au", f"T{1000 + i}", status="running", source="mlip-emt")
+        db.add_run(f"Cu{worker + 1}Au", source="mlip-emt", temperature=1000 + i, stage="production",
+                   key=f"fp/T{1000 + i}/production/0", status="done")
+        book.set("c", f"Cu{worker + 1}Au", f"T{1000 + i}", status="done", seconds=1.0, md_seconds=0.5)
+
+
+@pytest.mark.slow  # about 10 s: four processes start and import amorphdb
+def test_several_worker_processes_write_the_task_book_at_once(tmp_path):
+    import multiprocessing as mp
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    n_proc, n = 4, 20
+    book = TaskBook(url)
+    book.create()
+    book.plan("c", [(f"Cu{w + 1}Au", f"T{1000 + i}", 1000.0 + i) for w in range(n_proc) for i in range(n)], "fp")
+    ctx = mp.get_context("spawn")
+    start = ctx.Barrier(n_proc)
+    procs = [ctx.Process(target=_task_writer, args=(url, w, n, start)) for w in range(n_proc)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * n_proc
+    assert [t.status for t in book.tasks("c")] == ["done"] * (n_proc * n)
+    with Database(url) as db:
+        assert all(len(db.show(f"Cu{w + 1}Au").runs) == n for w in range(n_proc))

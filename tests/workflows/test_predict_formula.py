@@ -69,6 +69,8 @@ def test_the_model_gets_the_stored_features_of_each_asked_temperature(monkeypatc
     assert list(model.rows["temperature"]) == [1500.0, 2500.0] and set(model.rows["formula"]) == {"Li2O"}
     assert list(model.rows["AAV"]) == [2.0, 4.0]  # the features stored for each production run
     assert res.formula == "Li2O" and res.model == "planted"
+    rows = res.to_frame()  # what `amorphdb predict FORMULA --out` writes
+    assert list(rows.columns) == ["formula", *res.table.columns] and set(rows["formula"]) == {"Li2O"}
     assert list(res.table.columns) == ["temperature", "D", "D_err", "ln_D", "ln_D_err", "D_md", "D_md_err", "run_id",
                                        "ln_D_err_model"]
     # the error bar: the model's 0.1 with the chgnet/quick shift terms of the package's table

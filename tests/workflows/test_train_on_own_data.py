@@ -50,3 +50,12 @@ def test_campaign_then_train_from_the_database_then_predict(tmp_path, capsys):
     d = table[PAPER_TARGET].to_numpy() * 1e-3
     assert len(pred) == len(table) and np.all((pred["D"] >= 0.5 * d.min()) & (pred["D"] <= 2 * d.max()))
     np.testing.assert_allclose(pred["D_paper"], 3 * pred["D"])
+
+    # the fast route on a new composition (a sulfide) with the model of the project's own data, tiny settings
+    from amorphdb.learning.train import load_model
+    from amorphdb.workflows.predict import predict_formula
+
+    res = predict_formula("Li2S", [3000.0, 4000.0], load_model(model), db=url, workdir=tmp_path / "runs",
+                          **{k: v for k, v in TINY.items() if k != "temperatures"})
+    assert np.all(np.isfinite(res.table["D"])) and (res.table["D"] > 0).all()
+    assert (res.table["ln_D_err"] > res.table["ln_D_err_model"]).all()  # the shift terms widen the error bar

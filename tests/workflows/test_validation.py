@@ -15,7 +15,6 @@ from amorphdb.analysis.rdf import partial_rdfs, write_rdf_csv
 from amorphdb.cli import main
 from amorphdb.data import paper_dir
 from amorphdb.database import Database
-from amorphdb.errors import InputError
 from amorphdb.reports.validation import summarise, validation_markdown, write_validation
 from amorphdb.units import AMU_PER_A3_IN_G_PER_CM3, KB_EV, PAPER_D_FACTOR
 from amorphdb.workflows.validation import OurResult, compare, load_reference, validate

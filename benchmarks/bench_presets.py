@@ -1,0 +1,126 @@
+"""The ``fast`` preset against ``paper``: steps per stage, wall time and agreement, per composition (issue 13).
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_presets.py Li3PS4 Li2S ...        # the real pair (6-10 h each)
+    OMP_NUM_THREADS=1 python benchmarks/bench_presets.py Li3PS4 --scale small   # a scaled-down pair (~1 h here)
+    ... --preset paper & ... --preset fast & wait; ... (no --preset)            # the two presets in parallel
+
+Each composition runs under both presets (``amorphdb.run``, one database and work directory per preset under
+``--out``). Resumable: a finished (composition, preset) is kept in ``<out>/<formula>-<preset>.json``; an
+interrupted one resumes from its MD checkpoints. Then ``<out>/table.md`` is written:
+
+- steps per stage (volume, check, production; summed over all temperatures) and in all, per preset, and the
+  ratio fast / paper; wall time of the call that finished the composition;
+- agreement per quench temperature: density difference (%, goal ≤ 2), D(Li) difference in combined standard
+  errors (goal ≤ 1), RDF R² between the presets' production RDFs (goal > 0.99); Ea difference in combined errors.
+
+``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
+rules on a 24-atom cell and short runs, so that the machinery can be checked here; its numbers say nothing about
+the accuracy of the full presets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import amorphdb
+from amorphdb.analysis.rdf import compare_rdfs
+from amorphdb.database.api import Database
+
+HERE = Path(__file__).resolve().parent
+#: both presets, scaled down: 24 atoms, one quench temperature, short runs (the quick preset's tolerances)
+SMALL = dict(atoms=24, temperatures=[2500.0], volume_steps=150, check_steps=300, production_steps=600,
+             frame_interval=5, pressure_tolerance=10.0, energy_tolerance=0.02, max_rescales=6, max_energy_reruns=1,
+             checkpoint_interval=50, tdamp=100.0, analysis_frames=5)
+#: the fast preset's rules at that scale
+FAST_SMALL = dict(min_volume_steps=50, min_production_steps=300)
+STAGES = ("volume", "check", "production")
+
+
+def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
+    """Run (or resume) ``formula`` under ``preset`` and return its summary (also kept in a JSON file)."""
+    done = out / f"{formula}-{preset}.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    overrides = {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
+    start = time.perf_counter()
+    result = amorphdb.run(formula, preset=preset, engine=engine, db=out / f"{preset}.sqlite",
+                          workdir=out / "runs", progress=False, **overrides)
+    wall = time.perf_counter() - start
+    steps = dict.fromkeys(STAGES, 0)
+    for path in result.workdir.glob("T*/*.result.json"):
+        steps[path.name.split("-")[0]] += json.loads(path.read_text())["n_steps"]
+    summary = {
+        "formula": formula, "preset": preset, "scale": scale, "source": result.source, "wall_s": wall,
+        "steps": steps, "temperatures": {
+            f"{t.temperature:g}": {"density": t.production.density, "production_steps": t.production.n_steps,
+                                   "converged": t.production.converged,
+                                   "D": t.diffusion["Li"].D if "Li" in t.diffusion else None,
+                                   "D_err": t.diffusion["Li"].D_err if "Li" in t.diffusion else None}
+            for t in result.temperatures},
+        "Ea": None if "Li" not in result.arrhenius else [result.arrhenius["Li"].Ea, result.arrhenius["Li"].Ea_err],
+    }
+    done.write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
+    """Markdown rows: per temperature the density difference, D difference in combined σ, RDF R²."""
+    rows = []
+    with Database(out / "paper.sqlite") as dp, Database(out / "fast.sqlite") as df:
+        for t, a in paper["temperatures"].items():
+            b = fast["temperatures"][t]
+            density = 100 * (b["density"] - a["density"]) / a["density"]
+            sigma = (math.hypot(a["D_err"], b["D_err"]) if a["D_err"] and b["D_err"] else math.nan)
+            d_sigmas = abs(b["D"] - a["D"]) / sigma if a["D"] and b["D"] and sigma else math.nan
+            ref, cand = (db.rdf(formula, paper["source"], float(t)) for db in (dp, df))
+            r2 = compare_rdfs(ref, cand).r2 if ref is not None and cand is not None else math.nan
+            rows.append(f"| {formula} | {t} | {a['production_steps']} / {b['production_steps']} | {density:+.1f} | "
+                        f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
+                        f"{b['D'] or math.nan:.2e} ± {b['D_err'] or math.nan:.1e} | {d_sigmas:.2f} | {r2:.3f} |")
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("formulas", nargs="+")
+    p.add_argument("--scale", choices=("full", "small"), default="full")
+    p.add_argument("--engine", default="chgnet")
+    p.add_argument("--out", type=Path, default=None, help="default /tmp/bench_presets-<scale>")
+    p.add_argument("--preset", choices=("paper", "fast"), help="run only this preset (no table)")
+    args = p.parse_args()
+    out = args.out or Path(f"/tmp/bench_presets-{args.scale}")
+    out.mkdir(parents=True, exist_ok=True)
+    if args.preset:
+        for formula in args.formulas:
+            run_preset(formula, args.preset, args.scale, args.engine, out)
+        return
+    steps_rows, agree_rows, ea_rows = [], [], []
+    for formula in args.formulas:
+        paper, fast = (run_preset(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
+        a, b = paper["steps"], fast["steps"]
+        total_a, total_b = sum(a.values()), sum(b.values())
+        steps_rows.append(f"| {formula} | " + " | ".join(f"{a[s]} / {b[s]}" for s in STAGES)
+                          + f" | {total_a} / {total_b} | {total_b / total_a:.2f} | "
+                          f"{paper['wall_s']:.0f} / {fast['wall_s']:.0f} |")
+        agree_rows += agreement(formula, paper, fast, out)
+        if paper["Ea"] and fast["Ea"]:
+            (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
+            ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | "
+                           f"{abs(eb - ea) / math.hypot(ea_err, eb_err):.2f} |")
+    table = "\n".join([
+        f"scale: {args.scale}; engine {args.engine}; steps paper / fast",
+        "", "| composition | volume | check | production | all | fast/paper | wall s |",
+        "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
+        "", "| composition | T (K) | production steps | density Δ % | D(Li) paper | D(Li) fast | |ΔD|/σ | RDF R² |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
+        "", "| composition | Ea paper (eV) | Ea fast (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
+    (out / "table.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
