@@ -22,6 +22,14 @@ from .run import PROTOCOL_OPTIONS, protocol_kwargs
          arg("--dask-config", metavar="YAML", help="a YAML file of Dask settings (e.g. jobqueue: slurm: ...)"),
          arg("--retry-failed", action="store_true", help="run the tasks that failed before again"),
          arg("--json", action="store_true", help="status as JSON"),
+         arg("--amorphous-limit", action="store_true",
+             help="per composition, its amorphous limit after the coldest quench (docs/amorphous_limit.md)"),
+         arg("--limit-snapshots", type=int, default=10, help="snapshots of the limit (default 10)"),
+         arg("--limit-spacing-ps", type=float, default=2.0, help="time between the limit's snapshots, ps (default 2)"),
+         arg("--limit-fmax", type=float, default=0.05, help="relax the snapshots to this force, eV/Å (default 0.05)"),
+         arg("--limit-max-steps", type=int, default=500, help="step limit of each relaxation (default 500)"),
+         arg("--reference", action="append", metavar="EL=FILE",
+             help="structure file of an element's reference for the limit (e.g. S=alpha-S.cif); repeatable"),
          *PROTOCOL_OPTIONS)
 def _cmd_campaign(args):
     import json
@@ -29,6 +37,7 @@ def _cmd_campaign(args):
 
     from ..errors import InputError
     from ..workflows import campaign
+    from .limit import _references
 
     if args.action == "status":
         status = campaign.campaign_status(args.name, args.db)
@@ -50,6 +59,9 @@ def _cmd_campaign(args):
     result = campaign.run_campaign(
         formulas, name=args.name or "default", db=args.db, workers=args.workers, scheduler=args.scheduler,
         cluster=args.cluster, retry_failed=args.retry_failed,
-        worker_log_level=logging.INFO if args.verbose else logging.WARNING, **protocol_kwargs(args))
+        worker_log_level=logging.INFO if args.verbose else logging.WARNING,
+        amorphous_limit=campaign.LimitSettings(args.limit_snapshots, args.limit_spacing_ps, args.limit_fmax,
+                                               args.limit_max_steps, _references(args.reference))
+        if args.amorphous_limit else False, **protocol_kwargs(args))
     print(result.summary())
     return result.exit_status

@@ -1,6 +1,7 @@
 """Export of the whole database to one JSON or CSV file, and import of such a file (merging by natural keys).
 
-Every table is written by natural keys (formula, source, run key) instead of ids, so that an export can be
+Every table is written by natural keys (formula, source, run key; an amorphous limit by formula, source and
+key, its MD run as ``run_formula``/``run_source``/``run_key``) instead of ids, so that an export can be
 read into any database; importing twice changes nothing, and export → import → export gives the same bytes.
 JSON: one document ``{"format": "amorphdb-export", "schema_version": N, "tables": {...}}``. CSV: one row per
 record, column ``table`` first; JSON-valued cells (RDF arrays, structures) are JSON text. Exports of older
@@ -30,11 +31,14 @@ from .schema import (
     RDF,
     RUN_FIELDS,
     SCHEMA_VERSION,
+    AmorphousLimit,
     Arrhenius,
     Diffusivity,
+    ElementReference,
     Feature,
     Material,
     Model,
+    Relaxation,
     Run,
     StoredStructure,
     code_version,
@@ -61,11 +65,23 @@ EXPORT_TABLES: dict[str, dict[str, str]] = {
     "rdfs": {**_RUN_REF, "pair": "str", "r": "json", "g": "json", **_STAMP},
     "structures": {**_RUN_REF, "label": "str", "structure": "json", **_STAMP},
     "models": {"name": "str", "kind": "str", "path": "str", "metadata": "json", **_PROV},
+    "element_references": {"element": "str", "engine": "str", "engine_version": "str", "origin": "str",
+                           "energy": "float", "fmax": "float", "n_steps": "int", "structure": "json", **_PROV},
+    "amorphous_limits": {**_RUN_REF, "run_formula": "str", "run_source": "str", "run_key": "str",
+                         "trajectory_path": "str", "trajectory_sha256": "str", "temperature": "float",
+                         "engine": "str", "engine_version": "str", "n_snapshots": "int", "spacing_ps": "float",
+                         "fmax": "float", "max_steps": "int", "status": "str", "message": "str", "limit": "float",
+                         "limit_err": "float", "mean": "float", "std": "float", "references": "json", **_STAMP},
+    "relaxations": {**_RUN_REF, "label": "str", "frame": "int", "time_ps": "float", "status": "str",
+                    "message": "str", "n_steps": "int", "fmax": "float", "energy": "float",
+                    "formation_energy": "float", "volume": "float", "structure": "json", **_STAMP},
 }
 #: Fields added after schema version 1, by (table, field): older exports lack them (read as empty).
 ADDED_FIELDS: frozenset[tuple[str, str]] = frozenset((table, column) for _, table, column in ADDED_COLUMNS)
 _MODELS = {"materials": Material, "runs": Run, "diffusivities": Diffusivity, "arrhenius": Arrhenius,
-           "features": Feature, "rdfs": RDF, "structures": StoredStructure, "models": Model}
+           "features": Feature, "rdfs": RDF, "structures": StoredStructure, "models": Model,
+           "element_references": ElementReference, "amorphous_limits": AmorphousLimit, "relaxations": Relaxation}
+_NO_RUN = {"run_formula": None, "run_source": None, "run_key": None}
 _MATERIAL_DERIVED = ("formula", "elements", "composition", "n_elements")  # recomputed from the formula
 
 
@@ -106,14 +122,25 @@ def _export_tables(session: Session) -> dict[str, list[dict[str, Any]]]:
     formula_of = dict(session.execute(select(Material.id, Material.formula)).all())
     ref_of = {i: {"formula": formula_of[m], "source": s, "key": k}
               for i, m, s, k in session.execute(select(Run.id, Run.material_id, Run.source, Run.key)).all()}
+    limit_of = {i: {"formula": formula_of[m], "source": s, "key": k} for i, m, s, k in session.execute(
+        select(AmorphousLimit.id, AmorphousLimit.material_id, AmorphousLimit.source, AmorphousLimit.key)).all()}
+
+    def natural(obj: Any) -> dict[str, Any]:
+        """The natural keys that stand for the record's ids (run, limit, material)."""
+        if isinstance(obj, AmorphousLimit):
+            run = ref_of.get(obj.run_id)
+            return {"formula": formula_of[obj.material_id],
+                    **({f"run_{k}": v for k, v in run.items()} if run else _NO_RUN)}
+        if isinstance(obj, Relaxation):
+            return limit_of[obj.limit_id]
+        return (ref_of[obj.run_id] if hasattr(obj, "run_id") else
+                {"formula": formula_of[obj.material_id]} if hasattr(obj, "material_id") else {})
 
     out: dict[str, list[dict[str, Any]]] = {}
     for name, model in _MODELS.items():
         records = []
         for obj in session.scalars(select(model).order_by(model.id)):
-            # run references and formulas by natural key; the rest from the record itself
-            base = (ref_of[obj.run_id] if hasattr(obj, "run_id") else
-                    {"formula": formula_of[obj.material_id]} if hasattr(obj, "material_id") else {})
+            base = natural(obj)  # run and limit references and formulas by natural key; the rest from the record
             rec = {}
             for field in EXPORT_TABLES[name]:
                 value = base[field] if field in base else getattr(obj, "metadata_" if field == "metadata" else field)
@@ -159,7 +186,7 @@ def import_file(conn: Connection, path: str | os.PathLike) -> dict[str, int]:
         # materials first, by reduced formula (validates every formula before anything is written)
         row_of: dict[str, dict[str, Any]] = {}  # formula as written -> its material row
         materials: dict[str, dict[str, Any]] = {}
-        for name in ("materials", "runs", "arrhenius", *CHILD_TABLES):
+        for name in ("materials", "runs", "arrhenius", *CHILD_TABLES, "amorphous_limits", "relaxations"):
             for i, rec in enumerate(tables.get(name, [])):
                 f = rec["formula"]
                 if f not in row_of:
@@ -194,6 +221,34 @@ def import_file(conn: Connection, path: str | os.PathLike) -> dict[str, int]:
                                     for i, r in enumerate(tables.get("arrhenius", []))],
                ["material_id", "source", "species"])
         upsert(session, Model, [typed("models", i, r, ()) for i, r in enumerate(tables.get("models", []))], ["name"])
+        upsert(session, ElementReference, [typed("element_references", i, r, ())
+                                           for i, r in enumerate(tables.get("element_references", []))],
+               ["element", "engine", "engine_version", "origin"])
+        limits = []
+        for i, r in enumerate(tables.get("amorphous_limits", [])):
+            run_id = None
+            if r["run_key"] is not None:  # the MD run sampled: by its natural key, in the file or the database
+                try:
+                    run_material = material_of.get(R.material_row(str(r["run_formula"]))["formula"])
+                except InputError as exc:
+                    raise InputError(f"{path}: amorphous_limits record {i}: {exc}") from None
+                run_id = run_of.get((run_material, r["run_source"], r["run_key"]))
+                if run_id is None:
+                    raise InputError(f"{path}: amorphous_limits record {i}: no run {r['run_formula']} "
+                                     f"{r['run_source']} {r['run_key']}")
+            limits.append({"material_id": material_id(r), "run_id": run_id,
+                           **typed("amorphous_limits", i, r, ("formula", *_NO_RUN))})
+        upsert(session, AmorphousLimit, limits, ["material_id", "source", "key"])
+        limit_of = {(m, s, k): i for i, m, s, k in session.execute(
+            select(AmorphousLimit.id, AmorphousLimit.material_id, AmorphousLimit.source, AmorphousLimit.key)).all()}
+        relaxations = []
+        for i, r in enumerate(tables.get("relaxations", [])):
+            ref = (material_id(r), r["source"], r["key"])
+            if ref not in limit_of:
+                raise InputError(f"{path}: relaxations record {i}: no amorphous limit {r['formula']} {r['source']} "
+                                 f"{r['key']}")
+            relaxations.append({"limit_id": limit_of[ref], **typed("relaxations", i, r, ("formula", "key"))})
+        upsert(session, Relaxation, relaxations, ["limit_id", "label"])
 
     conn.write(write)
     counts = {name: len(tables.get(name, [])) for name in EXPORT_TABLES}

@@ -2,7 +2,9 @@
 
 The unit of work is one MD stage chain of :mod:`.melt_quench`: per composition a **melt** task (the packed
 start and the melt), one **quench** task per temperature (they start as soon as the melt is done and run in
-parallel with each other) and the **fit** (Arrhenius, per species) when all of its temperatures are done.
+parallel with each other) and the **fit** (Arrhenius, per species) when all of its temperatures are done;
+opt-in, the **limit** (:func:`.amorphous_limit.amorphous_limit`, same engine) from the production run of the
+coldest quench temperature (of the melt when there are none) when that task is done.
 Each task records its state in the database's task book (:mod:`amorphdb.database.tasks`); its MD runs are
 found again and resumed through the run keys and MD checkpoints, exactly as ``amorphdb run`` does. Hence:
 
@@ -22,6 +24,7 @@ Times in s, temperatures in K.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -43,6 +46,8 @@ from ..md.files import load_checkpoint, run_files
 from ..paths import default_runs_dir
 from ..protocol.results import TemperatureResult
 from ..protocol.settings import ProtocolSettings, settings_for
+from .amorphous_limit import MAX_STEPS, reference_structure
+from .amorphous_limit import amorphous_limit as compute_limit
 from .melt_quench import (ENV_WORKDIR, CompositionRun, check_production_frames, fit_composition_arrhenius,
                           prepare, run_melt, run_quench)
 
@@ -54,6 +59,8 @@ CLUSTERS = ("local", "slurm", "pbs")
 STALE_AFTER_S = 900.0
 #: how long to wait for a scheduler given by address (s)
 SCHEDULER_TIMEOUT_S = 10.0
+#: the task name of a composition's amorphous limit
+LIMIT_TASK = "limit"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -125,6 +132,41 @@ def _check_workdir(workdir: str | os.PathLike[str] | None) -> Path:
     return base
 
 
+@dataclass(frozen=True)
+class LimitSettings:
+    """The amorphous-limit task of a campaign (:func:`.amorphous_limit.amorphous_limit`): ``snapshots``
+    ``spacing_ps`` ps apart, relaxed to ``fmax`` eV/Å in at most ``max_steps`` steps; ``references``: element ->
+    structure file, for elements without a built-in reference."""
+
+    snapshots: int = 10
+    spacing_ps: float = 2.0
+    fmax: float = 0.05
+    max_steps: int = MAX_STEPS
+    references: dict[str, str] = field(default_factory=dict)
+
+    def check(self, settings: ProtocolSettings, formulas: Sequence[str]) -> None:
+        """:class:`InputError` when the snapshots do not fit the production run of ``settings`` (length and
+        frame spacing) or an element of ``formulas`` has no reference."""
+        frame_ps = settings.frame_interval * settings.timestep / 1000.0
+        stride = round(self.spacing_ps / frame_ps) if 0 < self.spacing_ps < math.inf else 0
+        run_ps = settings.production_steps * settings.timestep / 1000.0
+        checks = [(self.snapshots >= 1, f"limit snapshots must be at least 1, got {self.snapshots}"),
+                  (0 < self.fmax < math.inf, f"limit fmax must be positive (eV/Å), got {self.fmax}"),
+                  (self.max_steps >= 1, f"limit max_steps must be at least 1, got {self.max_steps}"),
+                  (stride >= 1 and math.isclose(stride * frame_ps, self.spacing_ps, rel_tol=0.01),
+                   f"a limit spacing of {self.spacing_ps:g} ps is not a whole number of frames ({frame_ps:g} ps "
+                   "apart)"),
+                  ((self.snapshots - 1) * self.spacing_ps <= run_ps * (1 + 1e-9),
+                   f"{self.snapshots} limit snapshots {self.spacing_ps:g} ps apart need "
+                   f"{(self.snapshots - 1) * self.spacing_ps:g} ps; a production run is {run_ps:g} ps: lower "
+                   "--limit-snapshots or --limit-spacing-ps")]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        for element in sorted({el.symbol for f in formulas for el in parse_formula(f).elements}):
+            reference_structure(element, self.references)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # tasks (they run on the workers)
 # ---------------------------------------------------------------------------------------------------------
@@ -142,6 +184,7 @@ class CampaignSpec:
     analyse: bool
     settings: ProtocolSettings
     log_level: int = logging.WARNING  # of amorphdb's loggers on the workers (forwarded to the client)
+    limit: LimitSettings | None = None  # the amorphous-limit task, or none
 
     @property
     def fingerprint(self) -> str:
@@ -253,16 +296,36 @@ def fit_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, *quenched: T
     return _execute(spec, formula, "fit", fit, blocked)
 
 
+def limit_task(spec: CampaignSpec, formula: str, sampled: TaskOutcome) -> TaskOutcome:
+    """Task ``limit``: the amorphous limit of ``formula`` from the production run of the finished task
+    ``sampled`` (the coldest quench, or the melt), relaxed with the campaign's engine."""
+    limit = spec.limit
+    assert limit is not None
+    blocked = None if sampled.status == "done" else f"the {sampled.task} task failed: {sampled.message}"
+
+    def relax(job: CompositionRun) -> str:
+        view = compute_limit(formula, temperature=sampled.result.temperature, snapshots=limit.snapshots,
+                             spacing_ps=limit.spacing_ps, engine=job.ctx.engine, fmax=limit.fmax,
+                             max_steps=limit.max_steps, db=job.db, source=job.ctx.source,
+                             references=limit.references or None, progress=False)
+        err = f" ± {view.limit_err:.4f}" if view.limit_err is not None else ""
+        return f"{view.limit:.4f}{err} eV/atom ({view.n_snapshots} snapshots at {sampled.result.temperature:g} K)"
+
+    return _execute(spec, formula, LIMIT_TASK, relax, blocked)
+
+
 def quench_name(temperature: float) -> str:
     """The task name of a quench temperature: ``T1000``."""
     return f"T{temperature:g}"
 
 
-def task_list(formulas: Sequence[str], settings: ProtocolSettings) -> list[tuple[str, str, float | None]]:
-    """(formula, task, temperature K) of every task of a campaign, in order."""
+def task_list(formulas: Sequence[str], settings: ProtocolSettings,
+              limit: bool = False) -> list[tuple[str, str, float | None]]:
+    """(formula, task, temperature K) of every task of a campaign, in order (``limit``: with the amorphous
+    limit's)."""
     return [row for f in formulas for row in ((f, "melt", settings.melt_temperature),
                                               *((f, quench_name(t), t) for t in settings.temperatures),
-                                              (f, "fit", None))]
+                                              (f, "fit", None), *(((f, LIMIT_TASK, None),) if limit else ()))]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -379,7 +442,7 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
                  device: str | None = None, analyse: bool = True, workers: int | None = None,
                  scheduler: str | None = None, cluster: str = "local", retry_failed: bool = False,
                  progress: bool = True, worker_log_level: int = logging.WARNING,
-                 **overrides: Any) -> CampaignResult:
+                 amorphous_limit: bool | LimitSettings = False, **overrides: Any) -> CampaignResult:
     """The protocol of every composition of ``formulas`` on Dask, into the database ``db`` (URL, path or None:
     the default database), trajectories under ``workdir`` (a shared file system on a cluster).
 
@@ -388,6 +451,8 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
     (default: the free cores); ``scheduler``: the address of a running Dask scheduler instead; ``cluster``:
     ``local``, ``slurm`` or ``pbs`` (dask-jobqueue, configured by Dask's config). ``name`` identifies the
     campaign in the task book (``campaign status``); ``retry_failed`` runs its failed tasks again.
+    ``amorphous_limit``: True (default :class:`LimitSettings`) or settings add each composition's ``limit``
+    task after its coldest quench (after the melt without quench temperatures); a done limit task stays done.
     Everything is checked before any MD: formulas (unknown, duplicate), settings, the database, the work
     directory, the engine spec and the scheduler (:class:`InputError`/:class:`DatabaseError`, one line).
     Running it again after a kill goes on where it stopped.
@@ -403,6 +468,9 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
         check_production_frames(settings)
     for formula in names:
         scale_composition(formula, settings.atoms, mode="ceil")
+    limit = LimitSettings() if amorphous_limit is True else amorphous_limit or None
+    if limit is not None:
+        limit.check(settings, names)
     if not name.strip():
         raise InputError("a campaign needs a name")
     database = Database(db)
@@ -410,18 +478,20 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
         raise InputError("a campaign needs a database its workers can open: not an in-memory SQLite database")
     base = _check_workdir(workdir)
     load_engine(engine, device="cpu")  # the spec is checked here, before any worker starts
-    spec = CampaignSpec(name, database.url, str(base), preset, engine, device, analyse, settings, worker_log_level)
+    spec = CampaignSpec(name, database.url, str(base), preset, engine, device, analyse, settings, worker_log_level,
+                        limit)
+    tasks = task_list(names, settings, limit is not None)
     book = TaskBook(database.url)
     book.create()
     client, started = _connect(scheduler, cluster, workers)
     start = time.perf_counter()
     try:
-        book.plan(name, task_list(names, settings), spec.fingerprint, retry_failed)
+        book.plan(name, tasks, spec.fingerprint, retry_failed)
         client.forward_logging("amorphdb", level=worker_log_level)
         n_workers = len(client.scheduler_info(n_workers=-1)["workers"]) if scheduler else len(started.workers)
         dashboard = client.dashboard_link
         log.info("campaign %s: %d compositions x %d tasks on %s (%d workers); Dask dashboard: %s", name,
-                 len(names), len(settings.temperatures) + 2, scheduler or cluster, n_workers, dashboard)
+                 len(names), len(tasks) // len(names), scheduler or cluster, n_workers, dashboard)
         futures = _submit(client, spec, names)
         outcomes = []
         with tqdm(total=len(futures), desc=f"campaign {name}", unit="task", disable=not progress) as bar:
@@ -438,7 +508,7 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
             started.close()
         book.close()
         database.close()
-    order = {(f, t): i for i, (f, t, _) in enumerate(task_list(names, settings))}
+    order = {(f, t): i for i, (f, t, _) in enumerate(tasks)}
     outcomes.sort(key=lambda o: order[(o.formula, o.task)])
     return CampaignResult(name, outcomes, time.perf_counter() - start, n_workers, dashboard, names)
 
@@ -459,6 +529,11 @@ def _submit(client, spec: CampaignSpec, formulas: list[str]) -> dict:
             quenched.append(future)
         futures[client.submit(fit_task, spec, formula, melted, *quenched, key=f"fit-{formula}-{token}",
                               priority=2)] = (formula, "fit")
+        if spec.limit is not None:  # from the coldest quench temperature, or the melt without any
+            coldest = quenched[spec.settings.temperatures.index(min(spec.settings.temperatures))] \
+                if quenched else melted
+            futures[client.submit(limit_task, spec, formula, coldest, key=f"limit-{formula}-{token}",
+                                  priority=2)] = (formula, LIMIT_TASK)
     return futures
 
 
@@ -558,7 +633,7 @@ def _task_status(book: TaskBook, row: TaskRow, stale_after: float) -> TaskStatus
     if row.source and row.temperature is not None:
         running = book.running_run(row.formula, row.source, f"{row.fingerprint}/T{row.temperature:g}/")
     if running is None:
-        detail, step = "preparing or analysing", None
+        detail, step = "relaxing snapshots" if row.task == LIMIT_TASK else "preparing or analysing", None
     else:
         traj, ckpt, _ = run_files(running.trajectory_path) if running.trajectory_path else (None, None, None)
         loaded = load_checkpoint(ckpt) if ckpt is not None else None

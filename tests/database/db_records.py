@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from amorphdb.database import Database
 
-TABLES = ("materials", "runs", "diffusivities", "arrhenius", "features", "rdfs", "structures", "models")
+TABLES = ("materials", "runs", "diffusivities", "arrhenius", "features", "rdfs", "structures", "models",
+          "element_references", "amorphous_limits", "relaxations")
 # the small data set: formula -> temperatures (K) of ml_features.csv; 3+ temperatures get an Arrhenius fit
 SMALL_PAPER = {"Li3PS4": (1000, 1500, 2000, 2500), "Li2S": (1500, 2000, 2500), "LiCl": (2000, 2500),
                "Li2O": (1000, 2000), "Li3N": (1500, 2000, 2500), "LiBH4": (2000,), "Li7P3S11": (1500, 2500),
@@ -81,3 +82,25 @@ def fill(db: Database) -> int:
     db.add_arrhenius("Li3PS4", "mlip-chgnet", "Li", 0.25, 0.02, 1.1e-3, 2e-4, 1000, 2500)
     db.add_model("rf-paper", "rf", "models/rf.joblib", {"rmse": 1.2e-4, "features": ["AAV", "LNC"]})
     return run
+
+
+def fill_limit(db: Database, run: int) -> int:
+    """An element reference and an amorphous limit of the production run ``run`` of :func:`fill` with two
+    relaxed snapshots, as the amorphous-limit workflow writes them; the limit's id."""
+    from pymatgen.core import Lattice, Structure
+
+    db.add_element_reference("Li", engine="chgnet", engine_version="0.4.2", origin="ase.build.bulk",
+                             energy=-1.9, fmax=0.01, n_steps=12,
+                             structure=Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+                             source="mlip-chgnet")
+    limit = db.add_amorphous_limit("Li3PS4", source="mlip-chgnet", key="abcd/2x2ps/fmax0.05/chgnet 0.4.2",
+                                   run_id=run, trajectory_path="runs/Li3PS4/T1000.traj", trajectory_sha256="ab" * 32,
+                                   temperature=1000.0, engine="chgnet", engine_version="0.4.2", n_snapshots=2,
+                                   spacing_ps=2.0, fmax=0.05, max_steps=500, status="done", message=None,
+                                   limit=-0.52, limit_err=0.01, mean=-0.5, std=0.02,
+                                   references={"Li": {"energy": -1.9, "origin": "ase.build.bulk"}})
+    for k, e_form in enumerate((-0.52, -0.48)):
+        db.add_relaxation(limit, f"snapshot-{k + 1:02d}", structure=structure(), frame=10 * k, time_ps=2.0 * k,
+                          status="done", message=None, n_steps=40 + k, fmax=0.04, energy=-4.3 + 0.04 * k,
+                          formation_energy=e_form, volume=24.1)
+    return limit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from db_records import counts, fill, structure
+from db_records import counts, fill, fill_limit, structure
 
 from amorphdb.database import Database
 from amorphdb.errors import InputError
@@ -14,7 +14,7 @@ from amorphdb.errors import InputError
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_export_import_round_trip(any_db, tmp_path, small_paper, fmt):
     any_db.import_paper(small_paper)
-    fill(any_db)
+    fill_limit(any_db, fill(any_db))
     first, second = tmp_path / f"first.{fmt}", tmp_path / f"second.{fmt}"
     assert any_db.export(first, format=fmt) == counts(any_db)
     fresh = Database(tmp_path / "fresh.sqlite")
@@ -26,6 +26,14 @@ def test_export_import_round_trip(any_db, tmp_path, small_paper, fmt):
     run = fresh.get_run("Li3PS4", "mlip-chgnet", "T1000")
     assert fresh.structures(run.id) == [structure()]
     assert run.element_data == "paper table (test)"  # the features' element data travels with them
+    # the amorphous limit keeps its MD run (by natural key), its relaxations and structures; the reference too
+    (limit,) = fresh.amorphous_limits("Li3PS4")
+    assert (limit.run_id, limit.limit, limit.references) == (
+        fresh.get_run("Li3PS4", "mlip-chgnet", "T1000").id, -0.52,
+        {"Li": {"energy": -1.9, "origin": "ase.build.bulk"}})
+    assert [(r.label, r.formation_energy) for r in limit.relaxations] == [("snapshot-01", -0.52), ("snapshot-02", -0.48)]
+    assert fresh.relaxed_structures(limit.id)["snapshot-02"] == structure()
+    assert fresh.element_reference("Li", "chgnet", "0.4.2", "ase.build.bulk") == -1.9
     # and the two formats hold the same
     fresh.export(tmp_path / "j.json")
     other = Database(tmp_path / "other.sqlite")
@@ -36,7 +44,7 @@ def test_export_import_round_trip(any_db, tmp_path, small_paper, fmt):
 
 def test_import_rejects_malformed_exports(tmp_path, db_url):
     db = Database(db_url)
-    fill(db)
+    fill_limit(db, fill(db))
     good = tmp_path / "good.json"
     db.export(good)
     doc = json.loads(good.read_text())
@@ -52,6 +60,16 @@ def test_import_rejects_malformed_exports(tmp_path, db_url):
         bad.write_text(text)
         with pytest.raises(InputError, match=message):
             fresh.import_file(bad)
+    for table, field, value, message in [
+            ("relaxations", "key", "other", r"relaxations record 1: no amorphous limit Li3PS4 mlip-chgnet other"),
+            ("amorphous_limits", "run_key", "T9", r"amorphous_limits record 0: no run Li3PS4 mlip-chgnet T9"),
+            ("element_references", "n_steps", 1.5, r"element_references record 0, field 'n_steps': 1.5 is not")]:
+        broken = json.loads(good.read_text())
+        broken["tables"][table][-1][field] = value
+        bad.write_text(json.dumps(broken))
+        with pytest.raises(InputError, match=message):
+            fresh.import_file(bad)
+        assert set(counts(fresh).values()) == {0}
     del doc["tables"]["runs"][0]["temperature"]
     bad.write_text(json.dumps(doc))
     with pytest.raises(InputError, match=r"runs record 0: missing field\(s\) temperature"):
