@@ -35,7 +35,6 @@ def _cmd_campaign(args):
     import json
     import logging
 
-    from ..errors import InputError
     from ..workflows import campaign
     from .limit import _references
 
@@ -48,8 +47,6 @@ def _cmd_campaign(args):
         formulas += campaign.read_formula_file(args.file)
     if args.from_paper:
         formulas += campaign.paper_formulas()
-    if not formulas:
-        raise InputError("no formulas: give FORMULA..., --file FILE or --from-paper")
     if not args.verbose:  # Dask's own INFO lines (workers starting, closing) drown the campaign's
         import distributed  # noqa: F401  (it sets its loggers' levels when imported)
 

@@ -81,8 +81,9 @@ def _row(task: CampaignTask) -> TaskRow:
 class TaskBook:
     """The ``campaign_tasks`` table of the database at ``url`` (a URL the workers can open too)."""
 
-    def __init__(self, url: str | os.PathLike) -> None:
+    def __init__(self, url: str | os.PathLike | None) -> None:
         self._conn = Connection(url)
+        self.safe_url = self._conn.safe_url  # the URL without its password
 
     def close(self) -> None:
         self._conn.close()

@@ -245,12 +245,14 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
         path = Path(run.trajectory_path)
         if not path.is_file():
             raise InputError(f"the trajectory of run {run.id} ({name}, {run.temperature:g} K) is gone: {path}")
-        if run.trajectory_sha256 and sha256_file(path) != run.trajectory_sha256:
+        sha = sha256_file(path)
+        if run.trajectory_sha256 and sha != run.trajectory_sha256:
             raise InputError(f"the trajectory of run {run.id} changed since the run was stored: {path}")
         temperature = run.temperature
     else:
-        path = Path(trajectory)
+        path, sha = Path(trajectory), None
     frames = read_frames(path)
+    sha = sha or sha256_file(path)  # a stored run's file was hashed above: once is enough
     found = parse_formula(frames[0].get_chemical_formula()).reduced_formula
     if found != name:
         raise InputError(f"{path} holds {found}, not {name}")
@@ -262,7 +264,6 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
     check_elements(eng, name)
     label = f"mlip-{eng.name}"
     refs = reference_energies(elements, eng, db, label, references, fmax, max_steps)
-    sha = sha256_file(path)
     key = f"{sha[:16]}/{snapshots}x{spacing_ps:g}ps/fmax{fmax:g}/{eng.name} {eng.version}"
     common = dict(run_id=run.id if run else None, trajectory_path=str(path.resolve()), trajectory_sha256=sha,
                   temperature=temperature if temperature is None else float(temperature), engine=eng.name,

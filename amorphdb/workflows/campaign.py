@@ -609,19 +609,17 @@ def campaign_status(name: str | None = None, db: str | os.PathLike[str] | None =
                     stale_after: float = STALE_AFTER_S) -> CampaignStatus:
     """The state of every task of campaign ``name`` (default: the latest one) in the database ``db``; a running
     task shows the MD run it is in and its step (from the run's checkpoint)."""
-    database = Database(db)
-    book = TaskBook(database.url)
+    book = TaskBook(db)  # read only: no schema is made in a database that has none
     try:
         known = book.campaigns() if book.exists() else []
         if not known:
-            raise InputError(f"no campaign in {database.safe_url}")
+            raise InputError(f"no campaign in {book.safe_url}")
         name = name or known[-1]
         if name not in known:
-            raise InputError(f"no campaign {name!r} in {database.safe_url} (known: {', '.join(known)})")
+            raise InputError(f"no campaign {name!r} in {book.safe_url} (known: {', '.join(known)})")
         return CampaignStatus(name, [_task_status(book, row, stale_after) for row in book.tasks(name)])
     finally:
         book.close()
-        database.close()
 
 
 def _task_status(book: TaskBook, row: TaskRow, stale_after: float) -> TaskStatus:
