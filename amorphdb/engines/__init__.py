@@ -12,6 +12,7 @@ This module stays light: torch, CHGNet and SevenNet load only when their adapter
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
     from pymatgen.core import Composition
 
-__all__ = ["Engine", "Potential", "check_elements", "load_engine"]
+__all__ = ["Engine", "Potential", "check_elements", "engine_name", "load_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,13 @@ def load_engine(spec: str = "chgnet", device: str | None = None) -> Potential:
         raise EngineError(f"unknown engine {spec!r}: use chgnet, sevennet or module:factory (an ASE calculator)")
     log.info("engine %s %s on %s", engine.name, engine.version, engine.device)
     return engine
+
+
+@functools.lru_cache(maxsize=None)
+def engine_name(spec: str) -> str:
+    """The name of the engine ``spec`` builds (``chgnet``, ...), as a run's source ``mlip-<name>`` uses it. The
+    spec is checked by building the engine on the CPU once per process; later calls are free."""
+    return load_engine(spec, device="cpu").name
 
 
 def _covers(calculator: Calculator, symbol: str) -> bool:

@@ -95,8 +95,9 @@ class RunContext:
         key = f"{self.settings.fingerprint()}/T{temperature:g}/{stage}/{iteration}{label}"
         path = self.workdir / f"T{temperature:g}" / f"{stage}-{iteration}{label.replace('/', '-')}.traj"
         row = self.ledger.get_run(self.formula, self.source, key)
-        done = load_result(path)
-        if row is not None and row.status == "done" and done is not None and row.trajectory_sha256 == done.sha256:
+        # hash the trajectory here only for a row marked done: run_nvt below finds (and hashes) a finished run itself
+        done = load_result(path) if row is not None and row.status == "done" else None
+        if done is not None and row.trajectory_sha256 == done.sha256:
             return done, row.id
         s = self.settings
         run_id = self.ledger.add_run(

@@ -189,6 +189,15 @@ def production_run(db: Database, formula: str, temperature: float | None = None,
     return max((r for r in runs if r.temperature == coldest), key=lambda r: r.id)
 
 
+def snapshot_stride(spacing_ps: float, frame_dt_ps: float, what: str = "a spacing") -> int:
+    """Frames between snapshots ``spacing_ps`` ps apart in a trajectory of frames ``frame_dt_ps`` ps apart;
+    InputError when that is not a whole number (1 % tolerance) of at least one."""
+    stride = round(spacing_ps / frame_dt_ps) if 0 < spacing_ps < math.inf else 0
+    if stride < 1 or not math.isclose(stride * frame_dt_ps, spacing_ps, rel_tol=0.01):
+        raise InputError(f"{what} of {spacing_ps:g} ps is not a whole number of frames ({frame_dt_ps:g} ps apart)")
+    return stride
+
+
 def snapshot_frames(frames: Sequence[Atoms], snapshots: int, spacing_ps: float,
                     frame_dt_ps: float | None = None) -> list[int]:
     """Indices of ``snapshots`` frames ``spacing_ps`` apart ending at the last frame, oldest first. The time
@@ -201,9 +210,7 @@ def snapshot_frames(frames: Sequence[Atoms], snapshots: int, spacing_ps: float,
             raise InputError(f"the trajectory's {n} frames do not say their times ({TIME_KEY}) evenly: give the "
                              "time between frames with --frame-dt-ps")
         frame_dt_ps = float(steps[0])
-    stride = round(spacing_ps / frame_dt_ps)
-    if stride < 1 or not math.isclose(stride * frame_dt_ps, spacing_ps, rel_tol=0.01):
-        raise InputError(f"a spacing of {spacing_ps:g} ps is not a whole number of frames ({frame_dt_ps:g} ps apart)")
+    stride = snapshot_stride(spacing_ps, frame_dt_ps)
     needed = (snapshots - 1) * stride + 1
     if needed > n:
         raise InputError(f"too few frames: {snapshots} snapshots {spacing_ps:g} ps apart need "

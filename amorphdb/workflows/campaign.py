@@ -39,14 +39,14 @@ from typing import Any
 from ..composition import parse_formula, scale_composition
 from ..database.api import Database
 from ..database.tasks import TaskBook, TaskRow
-from ..engines import load_engine
+from ..engines import engine_name, load_engine
 from ..engines.base import Potential
 from ..errors import AmorphDBError, InputError, first_line
 from ..md.files import load_checkpoint, run_files
 from ..paths import default_runs_dir
 from ..protocol.results import TemperatureResult
 from ..protocol.settings import ProtocolSettings, settings_for
-from .amorphous_limit import MAX_STEPS, reference_structure
+from .amorphous_limit import MAX_STEPS, reference_structure, snapshot_stride
 from .amorphous_limit import amorphous_limit as compute_limit
 from .melt_quench import (ENV_WORKDIR, CompositionRun, check_production_frames, fit_composition_arrhenius,
                           prepare, run_melt, run_quench)
@@ -148,21 +148,18 @@ class LimitSettings:
         """:class:`InputError` when the snapshots do not fit the production run of ``settings`` (length and
         frame spacing) or an element of ``formulas`` has no reference."""
         frame_ps = settings.frame_interval * settings.timestep / 1000.0
-        stride = round(self.spacing_ps / frame_ps) if 0 < self.spacing_ps < math.inf else 0
         run_ps = settings.production_steps * settings.timestep / 1000.0
         checks = [(self.snapshots >= 1, f"limit snapshots must be at least 1, got {self.snapshots}"),
                   (0 < self.fmax < math.inf, f"limit fmax must be positive (eV/Å), got {self.fmax}"),
-                  (self.max_steps >= 1, f"limit max_steps must be at least 1, got {self.max_steps}"),
-                  (stride >= 1 and math.isclose(stride * frame_ps, self.spacing_ps, rel_tol=0.01),
-                   f"a limit spacing of {self.spacing_ps:g} ps is not a whole number of frames ({frame_ps:g} ps "
-                   "apart)"),
-                  ((self.snapshots - 1) * self.spacing_ps <= run_ps * (1 + 1e-9),
-                   f"{self.snapshots} limit snapshots {self.spacing_ps:g} ps apart need "
-                   f"{(self.snapshots - 1) * self.spacing_ps:g} ps; a production run is {run_ps:g} ps: lower "
-                   "--limit-snapshots or --limit-spacing-ps")]
+                  (self.max_steps >= 1, f"limit max_steps must be at least 1, got {self.max_steps}")]
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
+        snapshot_stride(self.spacing_ps, frame_ps, what="a limit spacing")
+        if (self.snapshots - 1) * self.spacing_ps > run_ps * (1 + 1e-9):
+            raise InputError(f"{self.snapshots} limit snapshots {self.spacing_ps:g} ps apart need "
+                             f"{(self.snapshots - 1) * self.spacing_ps:g} ps; a production run is {run_ps:g} ps: "
+                             "lower --limit-snapshots or --limit-spacing-ps")
         for element in sorted({el.symbol for f in formulas for el in parse_formula(f).elements}):
             reference_structure(element, self.references)
 
@@ -477,7 +474,7 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
     if database.url.endswith(":memory:") or database.url.rstrip("/") == "sqlite:":
         raise InputError("a campaign needs a database its workers can open: not an in-memory SQLite database")
     base = _check_workdir(workdir)
-    load_engine(engine, device="cpu")  # the spec is checked here, before any worker starts
+    engine_name(engine)  # the spec is checked here (once per process), before any worker starts
     spec = CampaignSpec(name, database.url, str(base), preset, engine, device, analyse, settings, worker_log_level,
                         limit)
     tasks = task_list(names, settings, limit is not None)

@@ -39,7 +39,7 @@ from ..composition import parse_formula
 from ..data import paper_dir
 from ..database.api import Database
 from ..database.importers.paper import PAPER_RDF_TEMPERATURE, paper_density, read_paper_table
-from ..engines import load_engine
+from ..engines import engine_name
 from ..errors import InputError
 from ..units import PAPER_D_UNIT, PAPER_TARGET, einstein_d
 from .melt_quench import as_database
@@ -237,7 +237,7 @@ def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,
     temperatures = [] if melt_only else temperatures
     names = _formulas(ref, formulas, from_paper, melt_only)
     db = as_database(db)
-    source = f"mlip-{load_engine(engine, device='cpu').name}"  # as amorphdb.run names it
+    source = f"mlip-{engine_name(engine)}"  # as amorphdb.run names it
     if stored:
         have = set(db.query(source=source)["formula"])
         missing = [n for n in names if n not in have]
