@@ -85,8 +85,8 @@ def arrhenius_fit(temperature: Sequence[float], D: Sequence[float], D_err: Seque
     T, d = np.asarray(temperature, dtype=float), np.asarray(D, dtype=float)
     if T.shape != d.shape or T.ndim != 1:
         raise InputError("temperature and D must be 1-D sequences of the same length")
-    if np.any(T <= 0) or np.any(d <= 0) or not np.all(np.isfinite(d)):
-        raise InputError("Arrhenius fit needs positive temperatures and positive, finite D")
+    if not np.all((T > 0) & np.isfinite(T)) or not np.all((d > 0) & np.isfinite(d)):
+        raise InputError("Arrhenius fit needs positive, finite temperatures and positive, finite D")
     need = MIN_TEMPERATURES_WEIGHTED if D_err is not None else MIN_TEMPERATURES_UNWEIGHTED
     if len(np.unique(T)) < need:
         raise InputError(f"Arrhenius fit needs at least {need} temperatures, got {len(np.unique(T))}")
@@ -94,8 +94,8 @@ def arrhenius_fit(temperature: Sequence[float], D: Sequence[float], D_err: Seque
     sigma = None
     if D_err is not None:
         e = np.asarray(D_err, dtype=float)
-        if e.shape != d.shape or np.any(~(e > 0)):
-            raise InputError("D_err must be positive and match D")
+        if e.shape != d.shape or not np.all((e > 0) & np.isfinite(e)):
+            raise InputError("D_err must be positive, finite and match D")
         sigma = e / d
     p0 = np.polyfit(x, np.log(d), 1)
     (ln_d0, neg_ea), cov = curve_fit(lambda x, a, b: a + b * x, x, np.log(d), p0=[p0[1], p0[0]],
@@ -148,7 +148,7 @@ def arrhenius_points(temperatures: Sequence[float], D: Sequence[float],
 
     ``temperatures`` (K), ``D`` and ``D_err`` (cm²/s; None or NaN where a point has no error bar) and
     ``diffusive`` (False leaves a point out; None counts as diffusive, e.g. imported data without a flag)
-    are per point. Kept: diffusive points with a positive, finite D. Weighted when every kept point has a
+    are per point. Kept: diffusive points with a positive, finite D and T. Weighted when every kept point has a
     positive, finite error; then 2 distinct temperatures suffice, else 3.
     """
     T = np.asarray(temperatures, dtype=float)
@@ -158,7 +158,8 @@ def arrhenius_points(temperatures: Sequence[float], D: Sequence[float],
     flags = [None] * n if diffusive is None else list(diffusive)
     if not (T.ndim == d.ndim == 1 and len(d) == len(err) == len(flags) == n):
         raise InputError("temperatures, D, D_err and diffusive must be 1-D sequences of the same length")
-    keep = np.array([f is None or bool(f) for f in flags], dtype=bool) & np.isfinite(d) & (d > 0) & (T > 0)
+    diffusive_ok = np.array([f is None or bool(f) for f in flags], dtype=bool)
+    keep = diffusive_ok & np.isfinite(d) & (d > 0) & np.isfinite(T) & (T > 0)
     weighted = bool(keep.any()) and bool(np.all(np.isfinite(err[keep]) & (err[keep] > 0)))
     need = MIN_TEMPERATURES_WEIGHTED if weighted else MIN_TEMPERATURES_UNWEIGHTED
     if len(np.unique(T[keep])) < need:

@@ -153,8 +153,8 @@ def diffusivity(
         raise InputError(f"positions must have shape (n_frames, n_atoms, 3), got {x.shape}")
     if x.shape[1] != len(symbols):
         raise InputError(f"{x.shape[1]} atoms in positions but {len(symbols)} symbols")
-    if not dt_ps or dt_ps <= 0:
-        raise InputError(f"time between frames must be positive, got {dt_ps} ps")
+    if dt_ps is None or not 0 < dt_ps < np.inf:
+        raise InputError(f"time between frames must be positive and finite, got {dt_ps} ps")
     n_frames = x.shape[0]
     if n_frames < MIN_FRAMES:
         raise InputError(f"a trajectory of {n_frames} frames is too short for diffusion (need at least {MIN_FRAMES})")
@@ -176,9 +176,13 @@ def diffusivity(
         except KeyError as exc:
             raise InputError(f"unknown element {exc.args[0]!r}") from None
     m = np.asarray(masses, dtype=float)
+    if m.shape != (len(symbols),) or not np.all(m > 0) or not np.all(np.isfinite(m)):
+        raise InputError(f"masses must be {len(symbols)} positive numbers (one per atom), got shape {m.shape}")
     com = np.einsum("a,fai->fi", m, x - x[0]) / m.sum()
     x = x - com[:, None, :]
 
+    if isinstance(species, str):  # one species: "Li", not the characters "L", "i"
+        species = [species]
     wanted = list(dict.fromkeys(symbols)) if species is None else list(species)
     missing = [s for s in wanted if s not in symbols]
     if missing:

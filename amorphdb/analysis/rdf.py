@@ -122,8 +122,10 @@ def partial_rdfs(
     centres = (edges[1:] + edges[:-1]) / 2
     if sigma > 0:
         kernel = np.exp(-0.5 * ((r[:, None] - centres[None, :]) / sigma) ** 2) * FINE / (sigma * np.sqrt(2 * np.pi))
-    else:
-        kernel = (np.abs(centres[None, :] - r[:, None]) < dr / 2) * (FINE / dr)
+    else:  # the fraction of each fine bin inside [r - dr/2, r + dr/2], over dr: exact for any dr
+        low = np.maximum(edges[None, :-1], r[:, None] - dr / 2)
+        high = np.minimum(edges[None, 1:], r[:, None] + dr / 2)
+        kernel = np.clip(high - low, 0.0, None) / dr
     data = {}
     for (a, ea), (b, eb) in itertools.combinations_with_replacement(enumerate(elements), 2):
         pair_counts = hist[a, b] + hist[b, a] if a != b else hist[a, a]
@@ -201,7 +203,9 @@ def write_rdf_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 def pair_key(name: str) -> frozenset | tuple:
     """The element pair of an ``"A-B"`` column, the same for ``"B-A"``."""
-    a, b = name.split("-")
+    a, sep, b = str(name).partition("-")
+    if not sep or not a or not b or "-" in b:
+        raise InputError(f"RDF column {name!r} is not an element pair such as 'Li-S'")
     return (a,) if a == b else frozenset((a, b))
 
 

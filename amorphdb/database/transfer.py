@@ -111,8 +111,11 @@ def export(conn: Connection, path: str | os.PathLike, format: str = "json") -> d
                         writer.writerow([name] + [cells.get(h, "") for h in header[1:]])
         os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise InputError(f"cannot write the export to {path}: {exc.strerror}") from None
+    except ValueError as exc:  # json.dumps(allow_nan=False): a stored ±inf has no JSON form
+        raise InputError(f"cannot write the export to {path}: a stored value has no JSON form ({exc})") from None
+    finally:
+        partial.unlink(missing_ok=True)  # gone after the rename; left only by a failure
     counts = {name: len(records) for name, records in tables.items()}
     log.debug("exported %s to %s", ", ".join(f"{n} {k}" for k, n in counts.items()), path)
     return counts

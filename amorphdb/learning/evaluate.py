@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..units import D_CONVENTIONS
 from .folds import SEED, grouped_folds, paper_split, random_folds, temperature_folds
 from .models import MODEL_KINDS, check_kinds, fit_model
 from .models.base import Prediction
-from .table import D_UNIT, TARGET, check_table, feature_columns
+from .table import D_UNIT, TARGET, check_table, d_convention, feature_columns
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,26 @@ def metrics(table: pd.DataFrame, pred: Prediction, rows: np.ndarray | None = Non
     }
 
 
+def predict_in_table_convention(model: Any, table: pd.DataFrame) -> Prediction:
+    """``model.predict(table)`` with D in ``table``'s convention (:func:`~amorphdb.learning.table.d_convention`),
+    the one its target column and the metrics use: a model with its own ``d_convention`` (the paper's fixed
+    SISSO equation predicts the published D on any table) is converted."""
+    pred = model.predict(table)
+    own, wanted = getattr(model, "d_convention", None), d_convention(table)
+    if own is None or own == wanted:
+        return pred
+    factor = D_CONVENTIONS[wanted] / D_CONVENTIONS[own]
+    return Prediction(pred.ln_d + np.log(factor), pred.ln_d_err, pred.d * factor, pred.d_err * factor)
+
+
 def cross_val_predict(kind: str, table: pd.DataFrame, features: list[str], folds: Iterable[tuple],
                       **kw: Any) -> Prediction:
     """Out-of-fold predictions of ``kind`` (:func:`~amorphdb.learning.models.make_model` with ``kw``) over
-    ``folds`` (train rows, test rows)."""
+    ``folds`` (train rows, test rows), D in ``table``'s convention."""
     out = Prediction.empty(len(table))
     for tr, te in folds:
-        out.put(te, fit_model(kind, table.iloc[tr].reset_index(drop=True), features, **kw).predict(table.iloc[te]))
+        model = fit_model(kind, table.iloc[tr].reset_index(drop=True), features, **kw)
+        out.put(te, predict_in_table_convention(model, table.iloc[te]))
     return out
 
 
@@ -99,7 +113,7 @@ def evaluate(table: pd.DataFrame, kinds: Sequence[str] = MODEL_KINDS, seed: int 
         fitted = fit_model(kind, part, features, **kw, **extra)
         full = Prediction.empty(len(data))
         for idx in (train_rows, test_rows):
-            full.put(idx, fitted.predict(data.iloc[idx]))
+            full.put(idx, predict_in_table_convention(fitted, data.iloc[idx]))
         record(kind, "paper-train", full, train_rows)
         record(kind, "paper-test", full, test_rows)
         log.info("evaluate %s: composition-grouped CV", kind)
@@ -162,7 +176,7 @@ def holdout_curve(table: pd.DataFrame, kind: str, formula: str, temperatures: Se
                   seed: int = SEED, **kw: Any) -> pd.DataFrame:
     """Predictions for ``formula`` at ``temperatures`` (K) by a model of ``kind`` trained on every other
     composition (features interpolated in T with :func:`interpolate_features`): what a new composition gets.
-    Columns: ``temperature`` (K), ``D`` (cm²/s), ``ln_D``, ``ln_D_err``."""
+    Columns: ``temperature`` (K), ``D`` (cm²/s, in ``table``'s D convention), ``ln_D``, ``ln_D_err``."""
     features = feature_columns(table)
     data = check_table(table, features, target=True)
     mine = data["formula"] == formula
@@ -170,5 +184,6 @@ def holdout_curve(table: pd.DataFrame, kind: str, formula: str, temperatures: Se
         raise InputError(f"{formula} is not in the table")
     model = fit_model(kind, data[~mine].reset_index(drop=True), features, seed=seed, **kw)
     grid = interpolate_features(data[mine], temperatures)
-    p = model.predict(grid)
+    grid.attrs["D_convention"] = d_convention(table)
+    p = predict_in_table_convention(model, grid)
     return pd.DataFrame({"temperature": grid["temperature"], "D": p.d, "ln_D": p.ln_d, "ln_D_err": p.ln_d_err})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import AmorphDBError, InputError
 
 SEED = 62  # the paper's random_state
 
@@ -23,13 +23,29 @@ def random_folds(table: pd.DataFrame, n_splits: int = 5, seed: int = SEED) -> Fo
 
 
 def grouped_folds(table: pd.DataFrame, n_splits: int = 5, seed: int = SEED) -> Folds:
-    """K-fold over compositions: every row of a formula is on one side only."""
+    """K-fold over compositions: every row of a composition (:func:`composition_groups`) is on one side only."""
     from sklearn.model_selection import GroupKFold
 
-    n = min(n_splits, table["formula"].nunique())
+    groups = composition_groups(table["formula"])
+    n = min(n_splits, groups.nunique())
     if n < 2:
         raise InputError("grouped cross-validation needs at least two compositions")
-    return list(GroupKFold(n, shuffle=True, random_state=seed).split(table, groups=table["formula"]))
+    return list(GroupKFold(n, shuffle=True, random_state=seed).split(table, groups=groups))
+
+
+def composition_groups(formulas: pd.Series) -> pd.Series:
+    """One label per composition: the reduced formula, so that ``Li2O`` and ``Li4O2`` are one group (a label
+    that is not a chemical formula stays as it is)."""
+    from ..composition import reduced_formula
+
+    def label(formula: str) -> str:
+        try:
+            return reduced_formula(formula)
+        except AmorphDBError:
+            return formula
+
+    names = {f: label(f) for f in pd.unique(formulas)}
+    return formulas.map(names)
 
 
 def temperature_folds(table: pd.DataFrame) -> list[tuple[float, np.ndarray, np.ndarray]]:

@@ -69,9 +69,19 @@ def d_convention(table: pd.DataFrame) -> str:
     return convention
 
 
+#: columns that are never model inputs: predictions and errors of D (they would leak the target) and row ids
+NOT_FEATURES = ("D", "D_err", "D_paper", "ln_D", "ln_D_err", "ln_D_err_model", "D_md", "D_md_err",
+                EINSTEIN_TARGET, "run_id")
+
+
 def feature_columns(table: pd.DataFrame) -> list[str]:
-    """The model inputs of ``table``: every column but ``formula`` and the target, ``temperature`` last."""
+    """The model inputs of ``table``: every column but ``formula`` and the target, ``temperature`` last.
+    :class:`InputError` for a column that cannot be an input (:data:`NOT_FEATURES`, a saved index ``Unnamed: 0``)."""
     cols = [c for c in table.columns if c not in ("formula", TARGET, "temperature")]
+    bad = [str(c) for c in cols if c in NOT_FEATURES or str(c).startswith("Unnamed:")]
+    if bad:
+        raise InputError(f"column(s) {', '.join(bad)} of the table are not features (a D, its error, an id or a "
+                         "saved index): drop them")
     return [*cols, "temperature"]
 
 

@@ -129,6 +129,10 @@ def run_nvt(
     if n_steps < 2 or not 0 < timestep < math.inf or frame_interval < 1:
         raise InputError(f"need at least 2 steps, a positive timestep and frame interval "
                          f"(got {n_steps}, {timestep} fs, {frame_interval})")
+    if distance_check_interval < 1 or temperature_window < 1:
+        raise InputError(f"distance_check_interval and temperature_window must be at least 1 step (got "
+                         f"{distance_check_interval}, {temperature_window}); min_distance=0 turns the distance "
+                         "check off")
     traj_path, ckpt_path, _ = run_files(path)
     traj_path.parent.mkdir(parents=True, exist_ok=True)
     done = load_result(traj_path)

@@ -52,6 +52,14 @@ def test_arrhenius_without_errors_and_bad_input():
         arrhenius_fit(T[:2], D[:2])
     with pytest.raises(InputError, match="positive"):
         arrhenius_fit(T, [1e-6, -1e-5, 3e-5, 7e-5])
+    # non-finite temperatures and error bars are bad input, not a LinAlgError or a fit reaching T = inf
+    for bad_T in ([1000.0, np.nan, 2000.0, 2500.0], [1000.0, np.inf, 2000.0, 2500.0]):
+        with pytest.raises(InputError, match="finite temperatures"):
+            arrhenius_fit(bad_T, D)
+    with pytest.raises(InputError, match="D_err"):
+        arrhenius_fit(T, D, [1e-7, np.inf, 1e-6, 1e-6])
+    points = arrhenius_points([1000.0, np.inf, 2000.0, 2500.0, 3000.0], D + [1e-4])
+    assert points.excluded == (1,) and np.all(np.isfinite(points.temperature))
 
 
 def test_arrhenius_one_sigma_range_stays_positive_far_from_the_data():

@@ -12,6 +12,7 @@ from ase.build import bulk
 
 from amorphdb.analysis.diffusion import diffusivity, msd_fft
 from amorphdb.cli import main
+from amorphdb.errors import InputError
 
 
 def test_msd_fft_equals_the_direct_average_over_time_origins(walks):
@@ -163,3 +164,15 @@ def test_cli_diffusion_prints_and_plots(tmp_path, capsys, walks):
     assert data["Li"]["diffusive"] is True and data["Pb"]["diffusive"] is False
     assert main(["diffusion", str(tmp_path / "run.extxyz")]) == 2  # no time per frame in the file
     assert "dt_ps" in capsys.readouterr().err
+
+
+def test_bad_time_step_masses_and_a_species_string(walks):
+    x, symbols = walks(3, n_frames=100, n_walkers=5, n_frozen=5)
+    for dt in (float("nan"), float("inf"), 0.0, None):
+        with pytest.raises(InputError, match="time between frames"):
+            diffusivity(x, symbols, dt)
+    for masses in ([1.0] * 3, [1.0] * (len(symbols) - 1) + [0.0]):
+        with pytest.raises(InputError, match="masses"):
+            diffusivity(x, symbols, 0.02, masses=masses)
+    one = list(dict.fromkeys(symbols))[0]
+    assert list(diffusivity(x, symbols, 0.02, species=one)) == [one]  # "Li", not "L" and "i"

@@ -267,3 +267,13 @@ def test_features_of_a_structure_frames_or_formula(tmp_path):
     for kwargs in ({}, {"structure": cell, "formula": "LiF"}, {"structure": cell, "frames": 0}):
         with pytest.raises(InputError):
             feat.features_of(**kwargs)
+
+
+def test_negative_element_data_is_an_input_error_naming_the_element():
+    # cohesive energies written with the opposite sign (E_bound − E_free < 0) would crash in a square root
+    from amorphdb.analysis.features.compositional import compositional_features
+    from amorphdb.analysis.features.elements import ElementTable
+
+    table = ElementTable("user table", {"Li": (11.0, 4.2, 1.63), "O": (1.0, 0.5, -2.6)})
+    with pytest.raises(InputError, match="cohesive energy \\(eV/atom\\) of O is -2.6"):
+        compositional_features("Li2O", table)

@@ -266,3 +266,21 @@ def test_cli_rdf_compare_two_sources_of_the_database(tmp_path, capsys):
     assert sorted(got.candidate_rdf.columns) == sorted(partial_rdfs(hot).columns)
     with pytest.raises(InputError, match="no RDF of NaCl from source 'dft' at 1500 K"):
         db.compare_rdfs("NaCl", "dft", "mlip", temperature=1500)
+
+
+@pytest.mark.parametrize("dr", [0.025, 0.015, 0.005])
+def test_histogram_without_smoothing_is_flat_for_a_bin_width_off_the_fine_grid(dr):
+    # an ideal gas has g = 1 at every r; a dr that is not a multiple of the 0.01 Å fine grid used to give every
+    # other point 1 or 2 fine bins at the weight of 1.5 (0.67 / 1.33), 2.5 (1.2 / 0.8) or 0.5 of one (2 / 0)
+    rng = np.random.default_rng(3)
+    frames = [Atoms(["Li"] * 400, positions=rng.random((400, 3)) * 20.0, cell=[20.0] * 3, pbc=True)
+              for _ in range(10)]
+    df = partial_rdfs(frames, r_max=6.0, dr=dr, sigma=0.0)
+    g = df["Li-Li"].to_numpy()[df["r"].to_numpy() >= 3.0]
+    assert g[0::2].mean() == pytest.approx(1.0, abs=0.04) and g[1::2].mean() == pytest.approx(1.0, abs=0.04)
+
+
+def test_r2_of_a_table_with_a_column_that_is_not_a_pair_is_an_input_error():
+    ref = pd.DataFrame({"Li-Li": [0.0, 1.0, 2.0], "r": [0.0, 0.1, 0.2]})
+    with pytest.raises(InputError, match="'foo' is not an element pair"):
+        rdf_r2(ref, ref.assign(foo=[1.0, 2.0, 3.0]))

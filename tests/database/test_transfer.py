@@ -104,3 +104,16 @@ def test_exports_of_schema_version_1_are_read(tmp_path, fmt):
     assert fresh.get_run("Li3PS4", "mlip-chgnet", "T1000").element_data is None
     assert fresh.features(fresh.get_run("Li3PS4", "mlip-chgnet", "T1000").id) == pytest.approx(
         db.features(db.get_run("Li3PS4", "mlip-chgnet", "T1000").id), nan_ok=True)
+
+
+def test_failed_json_export_raises_one_line_and_leaves_no_file(tmp_path):
+    """A stored ±inf has no JSON form: the export stops with an InputError and leaves neither the target nor
+    the half-written ``.partial`` file behind (CSV writes it as 'inf')."""
+    db = Database(tmp_path / "inf.sqlite")
+    run_id = db.add_run("Li2O", source="mlip-chgnet", temperature=1000, stage="production", key="a")
+    db.add_diffusivity(run_id, "Li", float("inf"), None, "msd")
+    with pytest.raises(InputError, match=r"cannot write the export to .*out\.json: .*no JSON form"):
+        db.export(tmp_path / "out.json")
+    assert sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == []
+    db.export(tmp_path / "out.csv", format="csv")
+    assert sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == ["out.csv"]

@@ -78,3 +78,35 @@ def test_holdout_curve_predicts_a_composition_the_model_never_saw(synth):
     assert np.abs(at_data["ln_D"].to_numpy() - ln_d(mine)).max() < 1.0  # close to the planted law
     with pytest.raises(InputError, match="LiXx is not in the table"):
         holdout_curve(synth, "arrhenius", "LiXx", grid)
+
+
+def test_fixed_paper_equation_is_scored_in_the_tables_d_convention(synth):
+    """The paper's SISSO equation predicts the published D (3 × Einstein) on any table: on an Einstein table
+    (a database's) its out-of-fold D must be divided by 3 before it is scored against the table's D."""
+    einstein = synth.copy()
+    einstein.attrs["D_convention"] = "einstein"
+    features = feature_columns(synth)
+    folds = grouped_folds(synth)
+    on_paper = cross_val_predict("sisso-paper", synth, features, folds)
+    on_einstein = cross_val_predict("sisso-paper", einstein, features, folds)
+    np.testing.assert_allclose(on_einstein.d, on_paper.d / 3.0)
+    np.testing.assert_allclose(on_einstein.ln_d, on_paper.ln_d - np.log(3.0))
+    np.testing.assert_allclose(on_einstein.ln_d_err, on_paper.ln_d_err)
+    grid = np.array([1000.0, 2000.0])
+    formula = synth["formula"].iloc[0]
+    np.testing.assert_allclose(holdout_curve(einstein, "sisso-paper", formula, grid)["D"],
+                               holdout_curve(synth, "sisso-paper", formula, grid)["D"] / 3.0)
+    # a model fitted to the table's own D is not converted
+    rf_paper = cross_val_predict("rf", synth, features, folds, n_estimators=5)
+    rf_einstein = cross_val_predict("rf", einstein, features, folds, n_estimators=5)
+    np.testing.assert_allclose(rf_einstein.d, rf_paper.d)
+
+
+def test_grouped_folds_group_by_composition_not_by_spelling(synth):
+    # Li4O2 is Li2O written per two formula units: one composition, so never on both sides of a fold
+    table = synth.copy()
+    rows = np.flatnonzero(table["formula"].to_numpy() == "Li2O")
+    table.loc[rows[:2], "formula"] = "Li4O2"
+    same = table["formula"].isin(["Li2O", "Li4O2"]).to_numpy()
+    for tr, te in grouped_folds(table):
+        assert not (same[tr].any() and same[te].any())

@@ -159,3 +159,16 @@ def test_paper_data(paper_dir):
     assert rmses == sorted(rmses, reverse=True)
     assert rmses[3] < paper_rmse  # a fitted search beats the paper's fixed coefficients on these rows
     assert any("1/kBT" in f for f in model.equation(1).features)  # temperature dominates ln D
+
+
+def test_a_fixed_dimension_sisso_did_not_reach_is_an_input_error():
+    """SISSO stops below max_dim when the screened features run out; a fixed ``dim`` above that is bad input
+    (one line), not a ValueError from a list lookup."""
+    from amorphdb.learning.models.sisso_model import SISSOModel
+
+    rng = np.random.default_rng(0)
+    t = pd.DataFrame({"formula": [f"Li{i}O" for i in range(2, 12) for _ in range(2)],
+                      "PF": rng.uniform(0.3, 0.6, 20), "temperature": [1000.0, 2000.0] * 10})
+    t["diff_coeff_mul_thousand"] = np.exp(rng.normal(size=20))
+    with pytest.raises(InputError, match="SISSO dimension 4 is not available.*dimension 1, 2 only"):
+        SISSOModel(max_dim=4, dim=4, rung=0, n_sis=1).fit(t, ["PF", "temperature"])

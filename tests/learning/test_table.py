@@ -62,3 +62,10 @@ def test_units_of_ln_d_and_inv_kt(synth):
     np.testing.assert_allclose(np.exp(ln_d(synth)), synth[TARGET] * 1e-3)  # D in cm2/s
     assert inv_kt(1000.0) == pytest.approx(1 / (KB_EV * 1000.0))  # 1/eV
     np.testing.assert_allclose(inv_kt([500.0, 1000.0]), [2 * inv_kt(1000.0), inv_kt(1000.0)])
+
+
+@pytest.mark.parametrize("column", ["D", "ln_D", "D_paper", "run_id", "Unnamed: 0"])
+def test_a_prediction_id_or_saved_index_is_never_a_feature(synth, column):
+    # a CSV written by `predict --out` or pandas' to_csv with its index must not leak D into the inputs
+    with pytest.raises(InputError, match=f"column\\(s\\) {column} of the table are not features"):
+        feature_columns(synth.assign(**{column: 1.0}))

@@ -198,7 +198,9 @@ def test_non_finite_forces_are_detected(tmp_path):
 @pytest.mark.parametrize("kwargs", [dict(temperature=-5, n_steps=10), dict(temperature=300, n_steps=0),
                                     dict(temperature=300, n_steps=10, timestep=0.0),
                                     dict(temperature=float("inf"), n_steps=10),
-                                    dict(temperature=300, n_steps=10, timestep=float("nan"))])
+                                    dict(temperature=300, n_steps=10, timestep=float("nan")),
+                                    dict(temperature=300, n_steps=10, distance_check_interval=0),
+                                    dict(temperature=300, n_steps=10, temperature_window=0)])
 def test_absurd_md_inputs(tmp_path, kwargs):
     with pytest.raises(InputError):
         run_nvt(_copper(2), EMT(), path=tmp_path / "bad.traj", progress=False, **kwargs)

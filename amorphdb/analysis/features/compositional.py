@@ -22,6 +22,7 @@ from .elements import (
     element_moduli,
 )
 from ...composition import parse_formula
+from ...errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ def compositional_features(formula: str | Composition, element_data: ElementTabl
     basic = np.array([basic_properties(s) for s in symbols])
     x, mass, radius = basic.T
     bulk, shear, ecoh = props.T
+    negative = np.argwhere(props < 0)
+    if len(negative):
+        i, j = negative[0]
+        name = ("bulk modulus (GPa)", "shear modulus (GPa)", "cohesive energy (eV/atom)")[j]
+        raise InputError(f"element data: the {name} of {symbols[i]} is {props[i, j]:g}; it must be ≥ 0 "
+                         "(cohesive energies are counted positive for a bound solid)")
     _report_sources(comp.reduced_formula, sources, props, symbols)
 
     non_li = np.array([s != "Li" for s in symbols])

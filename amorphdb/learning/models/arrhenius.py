@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..folds import composition_groups
 from ..table import inv_kt, ln_d
 from .base import Prediction, XGBSettings
 
@@ -36,7 +37,8 @@ class ArrheniusKRR:
 
     def _composition_features(self, table: pd.DataFrame) -> np.ndarray:
         f = table[self.x_cols].to_numpy() - np.outer(table["temperature"].to_numpy() - T_REF, self.slope)
-        means = pd.DataFrame(f, index=table.index).groupby(table["formula"].to_numpy()).transform("mean")
+        means = pd.DataFrame(f, index=table.index).groupby(composition_groups(table["formula"]).to_numpy()).transform(
+            "mean")
         return (means.to_numpy() - self.x_mean) / self.x_std
 
     def _kernel(self, x: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -50,7 +52,7 @@ class ArrheniusKRR:
         self.features = features
         self.x_cols = [f for f in features if f != "temperature"]
         t = table["temperature"]
-        by = table["formula"].to_numpy()
+        by = composition_groups(table["formula"]).to_numpy()
         f_c = table[self.x_cols] - table[self.x_cols].groupby(by).transform("mean")
         t_c = (t - t.groupby(by).transform("mean")).to_numpy()
         denom = float(t_c @ t_c)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..folds import SEED
+from ..folds import SEED, composition_groups
 from ..table import ln_d
 from .base import Model, Prediction
 
@@ -50,7 +50,7 @@ class CalibratedEnsemble:
         if self.n_members < 2:
             return self
         rng = np.random.default_rng(self.seed)
-        formulas = table["formula"].to_numpy()
+        formulas = composition_groups(table["formula"]).to_numpy()  # bootstrap whole compositions
         rows_of = {f: np.flatnonzero(formulas == f) for f in np.unique(formulas)}
         unique = np.array(list(rows_of))
         oob_sum, oob_sq, oob_n = (np.zeros(len(table)) for _ in range(3))

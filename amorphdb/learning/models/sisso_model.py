@@ -49,6 +49,9 @@ class SISSOModel:
         x, y = table[features], ln_d(table)
         self.model = self._regressor().fit(x, y)
         dims = [e.dimension for e in self.model.equations_]
+        if self.dim is not None and self.dim not in dims:
+            raise InputError(f"SISSO dimension {self.dim} is not available: the screened features gave "
+                             f"descriptors of dimension {', '.join(map(str, dims))} only")
         sq = np.zeros(len(dims))
         for tr, te in grouped_folds(table, self.n_folds, self.seed):
             fold = self._regressor().fit(x.iloc[tr], y[tr])
