@@ -4,7 +4,8 @@ Input: the records of :func:`amorphdb.validate` as dicts (``ValidationRecord.to_
 ``amorphdb validate --json`` prints): ``formula``, ``rdf_r2`` (ours vs DFT), ``m3gnet_rdf_r2`` (the paper's
 M3GNet vs DFT on the same composition), ``density_ratio`` / ``D_ratio`` (ours / AIMD per temperature, keys
 the temperature in K as text), ``density`` / ``density_ref`` (g/cm³), ``D`` / ``D_ref`` (Einstein D, cm²/s),
-``Ea`` / ``Ea_ref`` / ``Ea_diff`` (eV).
+``Ea`` / ``Ea_ref`` / ``Ea_diff`` (eV; ``Ea_ref`` over our temperatures), optional ``D_err`` (cm²/s) and
+``Ea_err`` (eV): our error bars, shown with the ratios and differences.
 """
 
 from __future__ import annotations
@@ -118,8 +119,28 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return "–" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
 
 
-def _by_t(values: dict[str, float], spec: str) -> str:
-    return ", ".join(f"{t}: {format(v, spec)}" for t, v in values.items()) or "–"
+def _by_t(values: dict[str, float], spec: str, errors: dict[str, float] | None = None) -> str:
+    """``T: value`` per temperature, ``± error`` where ``errors`` has one."""
+    errors = errors or {}
+    return ", ".join(f"{t}: {format(v, spec)}" + (f" ± {format(errors[t], spec)}" if t in errors else "")
+                     for t, v in values.items()) or "–"
+
+
+def _ratio_errors(r: dict) -> dict[str, float]:
+    """Our error of D / AIMD D per temperature (the reference has no error bars)."""
+    err, ref = r.get("D_err") or {}, r.get("D_ref") or {}
+    return {t: e / ref[t] for t, e in err.items() if t in ref and ref[t]}
+
+
+def _within(records: Sequence[dict], k: float) -> tuple[int, int]:
+    """(D ratios within k of our σ of 1, D ratios with a σ), over the temperatures of all records."""
+    hits = n = 0
+    for r in records:
+        for t, sigma in _ratio_errors(r).items():
+            if t in r.get("D_ratio", {}) and sigma > 0:
+                n += 1
+                hits += abs(r["D_ratio"][t] - 1) <= k * sigma
+    return hits, n
 
 
 def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None = None, label: str = "ours") -> str:
@@ -133,7 +154,9 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
             continue
         lines.append(f"| {r['formula']} | {_fmt(r.get('rdf_r2'))} | {_fmt(r.get('rdf_r2_m3gnet'))} | "
                      f"{_fmt(r.get('m3gnet_rdf_r2'))} | {_by_t(r.get('density_ratio', {}), '.3f')} | "
-                     f"{_by_t(r.get('D_ratio', {}), '.2f')} | {_fmt(r.get('Ea_diff'), '+.3f')} |")
+                     f"{_by_t(r.get('D_ratio', {}), '.2f', _ratio_errors(r))} | {_fmt(r.get('Ea_diff'), '+.3f')}"
+                     + (f" ± {_fmt(r['Ea_err'], '.3f')}" if r.get("Ea_err") is not None and r.get("Ea_diff") is not None
+                        else "") + " |")
     rdf, same = summary["rdf_r2"]["ours"], summary["rdf_r2"]["same_compositions"]
 
     def pct(fractions: dict) -> str:
@@ -149,7 +172,10 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
               f"- Same {same['n']} compositions, above {thresholds}: {label} {pct(same['ours'])}, the paper's "
               f"M3GNet {pct(same['m3gnet'])} (the paper over its 245: {pct(summary['rdf_r2']['paper_m3gnet'])}).",
               f"- Density ours / AIMD: {spread(summary['density_ratio'], '.3f')}.",
-              f"- D(Li) ours / AIMD (Einstein): {spread(summary['D_ratio'], '.2f')}.",
+              f"- D(Li) ours / AIMD (Einstein): {spread(summary['D_ratio'], '.2f')}."
+              + ("" if not _within(records, 1)[1] else
+                 " Within 1σ / 2σ of our error bar of 1: {} / {} of {}.".format(
+                     _within(records, 1)[0], _within(records, 2)[0], _within(records, 1)[1])),
               f"- Ea ours − AIMD: {spread(summary['Ea_diff'], '+.3f', ' eV')}."]
     return "\n".join(lines) + "\n"
 

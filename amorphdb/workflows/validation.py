@@ -8,7 +8,10 @@ Per composition (:class:`ValidationRecord`):
 - our density / the AIMD density at each temperature both have (AIMD density = average mass / AAV, g/cm³);
 - D(Li) ours / AIMD at each temperature both have, the published D converted to Einstein D
   (÷ :data:`~amorphdb.units.PAPER_D_FACTOR`, docs/validation.md);
-- Ea ours − AIMD (eV), the AIMD Ea an Arrhenius fit over all its temperatures (the package's one rule).
+- Ea ours − AIMD (eV), the AIMD Ea fitted over the same temperatures as ours (``Ea_ref``; the least-squares
+  slope of ln D against 1/kT, exact for two), and over all its temperatures (``Ea_ref_all``, the package's
+  Arrhenius rule): an Arrhenius plot that bends makes Ea depend on the window, so only the matched one is a
+  comparison.
 
 The reference is a directory in the published layout (``ml_features.csv``, ``rdf/DFT_RDF_<formula>.csv``,
 ``rdf/M3GNet_RDF_<formula>.csv``), by default the copy shipped with the package. Our side comes from the
@@ -31,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.arrhenius import fit_points
@@ -41,7 +45,7 @@ from ..database.api import Database
 from ..database.importers.paper import PAPER_RDF_TEMPERATURE, paper_density, read_paper_table
 from ..engines import engine_name
 from ..errors import InputError
-from ..units import PAPER_D_UNIT, PAPER_TARGET, einstein_d
+from ..units import KB_EV, PAPER_D_UNIT, PAPER_TARGET, einstein_d
 from .melt_quench import as_database
 
 log = logging.getLogger(__name__)
@@ -111,12 +115,19 @@ class Reference:
         d = einstein_d(rows[PAPER_TARGET].astype(float) * PAPER_D_UNIT, "paper")
         return dict(zip(rows["temperature"].astype(float), d))
 
-    def activation_energy(self, formula: str) -> float | None:
-        """AIMD Ea of Li (eV): Arrhenius fit over all its temperatures (three needed, no error bars); None if
-        too few. The factor on D leaves Ea unchanged."""
+    def activation_energy(self, formula: str, temperatures: Iterable[float] | None = None) -> float | None:
+        """AIMD Ea of Li (eV). Over all its temperatures: the package's Arrhenius fit (three needed, no error
+        bars). Over ``temperatures`` (K; those the reference has): the least-squares slope of ln D against
+        1/(kB T), which two temperatures determine exactly. None if too few. The factor on D leaves Ea unchanged."""
         d = self.diffusivity(formula)
-        fit = fit_points(list(d), list(d.values())) if d else None
-        return None if fit is None else float(fit.Ea)
+        if temperatures is None:
+            fit = fit_points(list(d), list(d.values())) if d else None
+            return None if fit is None else float(fit.Ea)
+        t = sorted({float(x) for x in temperatures} & set(d))
+        if len(t) < 2:
+            return None
+        slope = np.polyfit(1.0 / (KB_EV * np.array(t)), np.log([d[x] for x in t]), 1)[0]
+        return float(-slope)
 
 
 def load_reference(path: str | os.PathLike | None = None) -> Reference:
@@ -148,6 +159,8 @@ class OurResult:
     density: dict[float, float] = field(default_factory=dict)
     D: dict[float, float] = field(default_factory=dict)
     Ea: float | None = None
+    D_err: dict[float, float] = field(default_factory=dict)  # cm²/s
+    Ea_err: float | None = None  # eV
 
 
 def stored_result(db: Database, formula: str, source: str,
@@ -164,7 +177,13 @@ def stored_result(db: Database, formula: str, source: str,
         name, source, db.rdf(name, source, temperature=melt_temperature),
         {float(t): float(rho) for t, rho in zip(last["temperature"], last["density"]) if math.isfinite(rho)},
         {float(t): float(d) for t, d in zip(last["temperature"], last["D"]) if math.isfinite(d)},
-        float(fits["Ea"].iloc[-1]) if len(fits) else None)
+        float(fits["Ea"].iloc[-1]) if len(fits) else None,
+        {float(t): float(e) for t, e in zip(last["temperature"], last["D_err"]) if e is not None and math.isfinite(e)},
+        _finite(fits["Ea_err"].iloc[-1]) if len(fits) else None)
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
 @dataclass
@@ -185,9 +204,12 @@ class ValidationRecord:
     D: dict[float, float] = field(default_factory=dict)  # ours, Einstein D, cm²/s
     D_ref: dict[float, float] = field(default_factory=dict)
     Ea: float | None = None
-    Ea_ref: float | None = None
-    Ea_diff: float | None = None
+    Ea_ref: float | None = None  # AIMD over our temperatures
+    Ea_diff: float | None = None  # Ea − Ea_ref
     error: str | None = None
+    D_err: dict[float, float] = field(default_factory=dict)  # ours, cm²/s
+    Ea_err: float | None = None  # ours, eV
+    Ea_ref_all: float | None = None  # AIMD over all its temperatures
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-temperature dicts keyed by the temperature as text (``"1000"``)."""
@@ -205,12 +227,13 @@ def compare(ours: OurResult, reference: Reference) -> ValidationRecord:
     def ratios(mine: Mapping[float, float], theirs: Mapping[float, float]) -> dict[float, float]:
         return {t: mine[t] / theirs[t] for t in sorted(mine) if t in theirs and theirs[t] > 0}
 
-    ea_ref = reference.activation_energy(ours.formula)
+    ea_ref = reference.activation_energy(ours.formula, ours.D) if ours.Ea is not None else None
     rho_ref, d_ref = reference.density(ours.formula), reference.diffusivity(ours.formula)
     return ValidationRecord(
         ours.formula, ours.source, r2(dft, ours.rdf), r2(m3g, ours.rdf), r2(dft, m3g),
         ratios(ours.density, rho_ref), ratios(ours.D, d_ref), dict(ours.density), rho_ref, dict(ours.D), d_ref,
-        ours.Ea, ea_ref, None if ours.Ea is None or ea_ref is None else ours.Ea - ea_ref)
+        ours.Ea, ea_ref, None if ours.Ea is None or ea_ref is None else ours.Ea - ea_ref,
+        D_err=dict(ours.D_err), Ea_err=ours.Ea_err, Ea_ref_all=reference.activation_energy(ours.formula))
 
 
 def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,

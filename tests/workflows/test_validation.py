@@ -96,6 +96,29 @@ def test_compare_gives_the_known_answers(lif):
     json.dumps(d)
 
 
+def test_aimd_ea_is_taken_over_our_temperatures(tmp_path):
+    # a bent Arrhenius plot: the AIMD Ea over 2000-2500 K differs from the fit over all four temperatures, and
+    # our Ea over 2000-2500 K is compared with the former (two temperatures fix the slope exactly)
+    root = write_reference(tmp_path / "ref", "LiF", lif_rdf())
+    table = pd.read_csv(root / "ml_features.csv")
+    table["diff_coeff_mul_thousand"] *= np.where(table["temperature"] >= 2000, 1.0, 0.5)
+    table.to_csv(root / "ml_features.csv", index=False)
+    ref = load_reference(root)
+    d = ref.diffusivity("LiF")
+    kt = {t: KB_EV * t for t in (2000.0, 2500.0)}
+    exact = -np.log(d[2500.0] / d[2000.0]) / (1 / kt[2500.0] - 1 / kt[2000.0])
+    assert ref.activation_energy("LiF", [2000.0, 2500.0, 5000.0]) == pytest.approx(exact)
+    assert ref.activation_energy("LiF", [2500.0]) is None
+    ours = OurResult("LiF", "mlip-chgnet", None, {}, {2000.0: d[2000.0], 2500.0: d[2500.0]}, exact + 0.1,
+                     {2000.0: 0.1 * d[2000.0]}, 0.05)
+    rec = compare(ours, ref)
+    assert rec.Ea_ref == pytest.approx(exact) and rec.Ea_diff == pytest.approx(0.1)
+    assert abs(rec.Ea_ref_all - exact) > 0.05  # the four-temperature fit is not the comparison
+    md = validation_markdown([rec.to_dict()])
+    assert "2000: 1.00 ± 0.10, 2500: 1.00" in md and "+0.100 ± 0.050" in md
+    assert "Within 1σ / 2σ of our error bar of 1: 1 / 1 of 1." in md
+
+
 def test_summary_counts_fractions_and_spreads():
     records = [{"formula": f"X{i}", "rdf_r2": v, "m3gnet_rdf_r2": 0.96, "density_ratio": {"1000": 1.0 + i / 10},
                 "D_ratio": {"1000": 2.0}, "Ea_diff": -0.1 * i} for i, v in enumerate([0.8, 0.88, 0.93, 0.97])]
@@ -124,6 +147,8 @@ def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, 
     db.add_arrhenius("LiF", "mlip-chgnet", "Li", 0.5, 0.01, 1e-3, None, 1000.0, 1500.0)
     [rec] = validate(["LiF"], reference=root, stored=True, db=db)
     check_lif_record(rec, m3gnet, rdf)
+    assert rec.D_err == {1000.0: 1e-6, 1500.0: 1e-6} and rec.Ea_err == 0.01
+    assert rec.Ea_ref_all == pytest.approx(EA_REF, abs=1e-9)
     # the reference went into the same database, so the explorer's validation page compares the two
     from amorphdb.web.data import _validation
 
