@@ -27,7 +27,8 @@ from pymatgen.core import Composition, Element
 from ..composition import parse_formula
 from ..errors import InputError
 from ..analysis.arrhenius import fit_points
-from ..learning.table import D_UNIT, TARGET, check_table, feature_columns
+from ..learning.table import D_UNIT, TARGET, check_table, d_convention, feature_columns
+from ..units import einstein_d
 from .plots import plot_groups, plot_scatter_panels, save_figure
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ def family_of(symbol: str) -> str:
 def composition_table(table: pd.DataFrame) -> pd.DataFrame:
     """One row per composition: anion, family, Li fraction, binary flag with radius and group of X,
     Ea ± err (eV) and D0 (cm²/s) of the Arrhenius fit (NaN where the package's rule finds too few temperatures:
-    the table has no error bars, so three), D (cm²/s) per T."""
+    the table has no error bars, so three), D (cm²/s) per T. D and D0 are Einstein tracer D whatever the
+    table's convention (:func:`~amorphdb.learning.table.d_convention`; the published ones are 3 × Einstein)."""
+    convention = d_convention(table)
     rows = []
     for formula, sub in table.groupby("formula", sort=True):
         comp = parse_formula(formula)
@@ -66,7 +69,7 @@ def composition_table(table: pd.DataFrame) -> pd.DataFrame:
             row["x_radius"] = float(others[0].atomic_radius)
             row["x_group"] = int(others[0].group)
         t = sub["temperature"].to_numpy(dtype=float)
-        d = sub[TARGET].to_numpy(dtype=float) * D_UNIT
+        d = einstein_d(sub[TARGET].to_numpy(dtype=float) * D_UNIT, convention)
         fit = fit_points(t, d)
         if fit is not None:
             row.update(Ea=fit.Ea, Ea_err=fit.Ea_err, D0=fit.prefactor)
