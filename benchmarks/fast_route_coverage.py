@@ -20,6 +20,7 @@ It prints the per-row table, the coverages and the RMS over all compositions (th
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ def main() -> None:
     from amorphdb.database import Database
     from amorphdb.learning.folds import SEED
     from amorphdb.learning.table import load_table
-    from amorphdb.learning.train import train
+    from amorphdb.learning.train import load_model, train
     from amorphdb.learning.uncertainty import shift_terms
     from amorphdb.units import PAPER_D_UNIT, PAPER_TARGET, einstein_d
 
@@ -44,6 +45,8 @@ def main() -> None:
     p.add_argument("--source", default="mlip-chgnet")
     p.add_argument("--preset", default="predict", help="the preset the runs used (for the shipped terms)")
     p.add_argument("--out", help="CSV of the per-row results")
+    p.add_argument("--cache", help="directory keeping the leave-one-out models between calls (one file per left-out "
+                   "composition; delete it when the table or the learning code changes)")
     args = p.parse_args()
 
     paper = load_table(paper_dir() / "ml_features.csv")
@@ -56,7 +59,14 @@ def main() -> None:
     rows = []
     for key, mine in runs.groupby("key"):
         aimd = paper[paper["key"] == key]
-        model = train(paper[paper["key"] != key].drop(columns="key"), "best", seed=SEED, cv=False)
+        cached = Path(args.cache) / f"best-without-{key}.joblib" if args.cache else None
+        if cached is not None and cached.is_file():
+            model = load_model(cached)
+        else:
+            model = train(paper[paper["key"] != key].drop(columns="key"), "best", seed=SEED, cv=False)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                model.save(cached)
         for run in mine.sort_values("run_id").groupby("temperature").tail(1).itertuples():
             ref = aimd[aimd["temperature"] == run.temperature].drop(columns="key")
             if ref.empty:
