@@ -12,9 +12,11 @@ This module stays light: torch, CHGNet and SevenNet load only when their adapter
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
+import sys
 from typing import TYPE_CHECKING
 
 from ..errors import EngineError
@@ -38,6 +40,15 @@ def load_engine(spec: str = "chgnet", device: str | None = None) -> Potential:
     ``device`` (``cpu``, ``cuda``) applies to the ML engines; default: the GPU when torch sees one.
     Raises :class:`EngineError` for an unknown spec or a factory that does not give an ASE calculator.
     """
+    # the ML packages announce themselves with print(); on stderr, so that stdout stays the command's output
+    # (``amorphdb validate --json``, ``predict --out -``)
+    with contextlib.redirect_stdout(sys.stderr):
+        engine = _build(spec, device)
+    log.info("engine %s %s on %s", engine.name, engine.version, engine.device)
+    return engine
+
+
+def _build(spec: str, device: str | None) -> Potential:
     key = (spec or "").strip()
     if key.lower() == "chgnet":
         from .chgnet import load_chgnet
@@ -53,7 +64,6 @@ def load_engine(spec: str = "chgnet", device: str | None = None) -> Potential:
         engine = load_factory(key)
     else:
         raise EngineError(f"unknown engine {spec!r}: use chgnet, sevennet or module:factory (an ASE calculator)")
-    log.info("engine %s %s on %s", engine.name, engine.version, engine.device)
     return engine
 
 

@@ -50,8 +50,11 @@ def test_bad_devices_are_refused_in_one_line():
 
 
 @pytest.mark.slow
-def test_chgnet_real_weights_on_a_tiny_cell(tmp_path):
+def test_chgnet_real_weights_on_a_tiny_cell(tmp_path, capsys):
     engine = load_engine("chgnet", device="cpu")
+    # CHGNet prints its banner; it must not reach stdout, which is the output of `amorphdb validate --json`
+    out = capsys.readouterr()
+    assert out.out == "" and "CHGNet" in out.err
     assert engine.name == "chgnet" and engine.version.startswith("0.")
     assert {"Li", "P", "S"} <= engine.elements and "Am" not in engine.elements  # CHGNet: Z = 1..94
     check_elements(engine, "Li3PS4")
