@@ -167,15 +167,14 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
                 f"n = {s['n']})" if s["n"] else "none")
 
     thresholds = " / ".join(f"{t:g}" for t in R2_THRESHOLDS)
+    (one, n), (two, _) = _within(records, 1), _within(records, 2)
+    within = f" Within 1σ / 2σ of our error bar of 1: {one} / {two} of {n}." if n else ""
     lines += ["", f"Compositions: {summary['n']} ({summary['n_failed']} failed).", "",
               f"- RDF R² against DFT: {spread(rdf, '.3f')}; above {thresholds}: {pct(rdf['above'])}.",
               f"- Same {same['n']} compositions, above {thresholds}: {label} {pct(same['ours'])}, the paper's "
               f"M3GNet {pct(same['m3gnet'])} (the paper over its 245: {pct(summary['rdf_r2']['paper_m3gnet'])}).",
               f"- Density ours / AIMD: {spread(summary['density_ratio'], '.3f')}.",
-              f"- D(Li) ours / AIMD (Einstein): {spread(summary['D_ratio'], '.2f')}."
-              + ("" if not _within(records, 1)[1] else
-                 " Within 1σ / 2σ of our error bar of 1: {} / {} of {}.".format(
-                     _within(records, 1)[0], _within(records, 2)[0], _within(records, 1)[1])),
+              f"- D(Li) ours / AIMD (Einstein): {spread(summary['D_ratio'], '.2f')}." + within,
               f"- Ea ours − AIMD: {spread(summary['Ea_diff'], '+.3f', ' eV')}."]
     return "\n".join(lines) + "\n"
 
