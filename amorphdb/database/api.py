@@ -13,6 +13,7 @@ import math
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import pandas as pd
@@ -330,7 +331,14 @@ class Database:
 
     def add_relaxation(self, limit_id: int, label: str, *, structure: Any, **fields: Any) -> None:
         """Store one relaxed snapshot of amorphous limit ``limit_id`` under ``label`` (replaces): its relaxed
-        ``structure`` (pymatgen or ASE) and the fields of :class:`~amorphdb.database.views.RelaxationView`."""
+        ``structure`` (pymatgen or ASE) and the fields of :class:`~amorphdb.database.views.RelaxationView`
+        (all of them; InputError for a missing or unknown one)."""
+        want = {f.name for f in dataclass_fields(RelaxationView)} - {"label"}
+        if set(fields) != want:
+            raise InputError(f"a relaxation needs the fields {', '.join(sorted(want))}; missing: "
+                             f"{', '.join(sorted(want - set(fields))) or 'none'}, unknown: "
+                             f"{', '.join(sorted(set(fields) - want)) or 'none'}")
+
         def write(session: Session) -> None:
             limit = session.get(AmorphousLimit, limit_id)
             if limit is None:
@@ -462,7 +470,9 @@ class Database:
 
     def models(self) -> list[ModelInfo]:
         """Every recorded model, by name."""
-        return [_model_info(m) for m in self._conn.read(lambda s: s.scalars(select(Model).order_by(Model.name)).all())]
+        # text is sorted here, not in SQL: SQLite compares bytes, PostgreSQL by its locale's collation
+        found = self._conn.read(lambda s: s.scalars(select(Model)).all())
+        return [_model_info(m) for m in sorted(found, key=lambda m: m.name)]
 
     # -- tables ------------------------------------------------------------------------------------------
 
@@ -539,7 +549,7 @@ class Database:
                 stmt = stmt.where(Run.temperature >= bounds["t_min"])
             if bounds["t_max"] is not None:
                 stmt = stmt.where(Run.temperature <= bounds["t_max"])
-            runs = session.execute(stmt.order_by(Material.formula, Run.source, Run.temperature, Run.id)).all()
+            runs = sorted(session.execute(stmt).all(), key=lambda r: (r.formula, r.source, r.temperature, r.id))
             ds = session.execute(select(Diffusivity.run_id, Diffusivity.D, Diffusivity.D_err, Diffusivity.method)
                                  .join(Run).where(Run.material_id.in_(keep), Diffusivity.species == species)
                                  .order_by(Diffusivity.id)).all()
@@ -571,8 +581,8 @@ class Database:
             material = session.scalars(select(Material).where(Material.formula == name)).first()
             if material is None:
                 raise InputError(f"no data on {name} in {self.safe_url}")
-            runs = session.scalars(select(Run).where(Run.material_id == material.id)
-                                   .order_by(Run.source, Run.temperature, Run.id)).all()
+            runs = sorted(session.scalars(select(Run).where(Run.material_id == material.id)).all(),
+                          key=lambda r: (r.source, r.temperature, r.id))
             run_ids = [r.id for r in runs]
             ds = session.scalars(select(Diffusivity).where(Diffusivity.run_id.in_(run_ids))
                                  .order_by(Diffusivity.id)).all()

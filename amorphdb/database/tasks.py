@@ -16,10 +16,13 @@ from datetime import datetime
 from sqlalchemy import DateTime, Double, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from ..errors import InputError
 from .connection import Connection, upsert
 from .schema import Material, Run, prepare, utcnow
 
 STATES = ("queued", "running", "done", "failed")
+#: the fields of a task that :meth:`TaskBook.set` changes
+SETTABLE = ("status", "message", "source", "seconds", "md_seconds")
 
 
 class _TaskBase(DeclarativeBase):
@@ -130,11 +133,19 @@ class TaskBook:
         return self._conn.read(lambda s: next((_row(t) for t in s.scalars(stmt)), None))
 
     def set(self, campaign: str, formula: str, task: str, **fields: object) -> None:
-        """Change fields of one task (``status``, ``message``, ``source``, ``seconds``, ``md_seconds``)."""
+        """Change fields of one task (:data:`SETTABLE`: ``status`` one of :data:`STATES`, ``message``,
+        ``source``, ``seconds``, ``md_seconds``); InputError for another field, state or an unknown task."""
+        if unknown := [name for name in fields if name not in SETTABLE]:
+            raise InputError(f"cannot set task field(s) {', '.join(unknown)} (settable: {', '.join(SETTABLE)})")
+        if "status" in fields and fields["status"] not in STATES:
+            raise InputError(f"unknown task state {fields['status']!r} (one of {', '.join(STATES)})")
+
         def write(session: Session) -> None:
             row = session.scalars(select(CampaignTask).where(
                 CampaignTask.campaign == campaign, CampaignTask.formula == formula,
-                CampaignTask.task == task)).one()
+                CampaignTask.task == task)).one_or_none()
+            if row is None:
+                raise InputError(f"campaign {campaign!r} has no task {task!r} of {formula}")
             for name, value in fields.items():
                 setattr(row, name, value)
             row.updated_at = utcnow()

@@ -19,7 +19,7 @@ from ..errors import InputError, first_line
 from ..units import D_CONVENTIONS, PAPER_D_FACTOR
 from .evaluate import cross_val_predict, metrics
 from .folds import SEED, grouped_folds, random_folds
-from .models import MODEL_KINDS, Model, check_kinds, fit_model
+from .models import MODEL_KINDS, Model, check_kinds, check_params, fit_model
 from .table import TARGET, check_table, d_convention, feature_columns, load_table
 
 log = logging.getLogger(__name__)
@@ -96,12 +96,13 @@ def predict(model: TrainedModel | str | Path, table: pd.DataFrame) -> pd.DataFra
 
 
 def check_settings(kind: str, params: dict[str, Any]) -> None:
-    """Raise :class:`InputError` for an unknown ``kind``, or SISSO settings (:data:`SISSO_OPTIONS`) given to
-    another kind."""
+    """Raise :class:`InputError` for an unknown ``kind``, SISSO settings (:data:`SISSO_OPTIONS`) given to
+    another kind, or any other parameter the kind does not take."""
     check_kinds([kind])
     if kind != "sisso" and any(p in params for p in SISSO_OPTIONS):
         raise InputError("the SISSO settings max_dim, dim, n_sis (--max-dim, --dim, --n-sis) apply to "
                          "--model sisso only")
+    check_params(kind, params)
 
 
 def train(table: pd.DataFrame, kind: str = "best", seed: int = SEED, cv: bool = True,

@@ -24,7 +24,7 @@ from .state import MDState
 #: per-frame calculator results stored in the trajectory
 TRAJ_PROPERTIES = ["energy", "forces", "stress"]
 #: checkpoint layout; a checkpoint of another version is not resumed
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 
 
 @dataclass
@@ -42,7 +42,8 @@ class MDResult:
     results).
     A run with a stop rule (:class:`amorphdb.md.runner.StopDecision`) may end before ``max_steps``:
     ``n_steps`` is the number run; ``converged`` says whether the rule's target was reached (None: no rule),
-    ``stop_message`` what was reached.
+    ``stop_message`` what was reached. ``start_key``: :func:`amorphdb.md.runner.start_key` of the run's start
+    (settings and structure; "" in results written before it was recorded).
     """
 
     stage: str
@@ -68,6 +69,7 @@ class MDResult:
     max_steps: int | None = None
     converged: bool | None = None
     stop_message: str = ""
+    start_key: str = ""
 
     def pressure(self, convention: str = "virial") -> float:
         """Mean pressure (kbar) in the given convention: ``virial`` (the paper's) or ``total``."""

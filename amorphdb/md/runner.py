@@ -19,6 +19,7 @@ stored as converged or not, with what it reached.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -135,14 +136,18 @@ def run_nvt(
                          "check off")
     traj_path, ckpt_path, _ = run_files(path)
     traj_path.parent.mkdir(parents=True, exist_ok=True)
+    tdamp = tdamp or 100 * timestep
+    params = np.array([temperature, n_steps, timestep, frame_interval, seed, tdamp], dtype=float)
+    key = start_key(atoms, params)
     done = load_result(traj_path)
-    if done is not None:
+    if done is not None and done.start_key in (key, ""):  # "": written before results had a key
         log.debug("%s: finished run found at %s", stage, traj_path)
         return done
-    tdamp = tdamp or 100 * timestep
+    if done is not None:
+        log.warning("%s: the finished run at %s started from another structure or with other settings; "
+                    "running again", stage, traj_path)
     t_bound = max_temperature_factor * max(temperature, start_temperature or 0.0)
     checkpoint_interval = max(frame_interval, -(-checkpoint_interval // frame_interval) * frame_interval)
-    params = np.array([temperature, n_steps, timestep, frame_interval, seed, tdamp], dtype=float)
 
     atoms = atoms.copy()
     atoms.calc = calculator
@@ -151,7 +156,7 @@ def run_nvt(
     calculator.reset()
     energy_forces = _finite_positions_only(atoms_energy_forces(atoms))
     volume = atoms.get_volume()
-    resumed = _resume(ckpt_path, atoms, params, traj_path, stage)
+    resumed = _resume(ckpt_path, atoms, key, traj_path, stage)
     if resumed is None:
         traj_path.unlink(missing_ok=True)
     traj = Trajectory(str(traj_path), "a", properties=TRAJ_PROPERTIES)
@@ -196,7 +201,7 @@ def run_nvt(
                     decision = _ask(stop, step, n_steps, timestep, frame_interval, n_frames, traj_path, obs)
                     if decision is not None and decision.stop:
                         break
-                    save_checkpoint(ckpt_path, state, n_frames=n_frames, obs=obs, params=params)
+                    save_checkpoint(ckpt_path, state, n_frames=n_frames, obs=obs, start_key=np.array(key))
                     calculator.reset()
     finally:
         traj.close()
@@ -217,7 +222,7 @@ def run_nvt(
         n_frames=int(n_frames), path=str(traj_path), sha256=sha256_file(traj_path),
         conserved_drift=float(np.polyfit(time_ps, obs[:, 4], 1)[0]) / state.n_atoms,
         max_steps=int(n_steps), converged=None if decision is None else decision.converged,
-        stop_message="" if decision is None else decision.message,
+        stop_message="" if decision is None else decision.message, start_key=key,
     )
     write_result(result)
     ckpt_path.unlink(missing_ok=True)
@@ -302,22 +307,30 @@ def _check_distances(atoms: Atoms, bound: float, stage: str, step: int) -> None:
         raise MDError(f"{stage}: MD blew up at step {step}: two atoms are {d.min():.2f} Å apart (bound {bound} Å)")
 
 
-def _resume(path: Path, atoms: Atoms, params: np.ndarray, traj_path: Path,
+def start_key(atoms: Atoms, params: np.ndarray) -> str:
+    """SHA-256 of what a run starts from: the settings ``params``, the atoms' numbers, cell and positions. A
+    checkpoint or finished run with another key belongs to another run and is not used."""
+    digest = hashlib.sha256()
+    for part in (params.astype(float), atoms.numbers.astype(np.int64), np.asarray(atoms.cell[:], dtype=float),
+                 atoms.positions.astype(float)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()
+
+
+def _resume(path: Path, atoms: Atoms, key: str, traj_path: Path,
             stage: str) -> tuple[MDState, int, np.ndarray] | None:
     """(state, frames written, observables) from the checkpoint, with the trajectory cut back to it and
-    ``atoms`` moved to its positions; ``None`` when there is none or it cannot be resumed."""
+    ``atoms`` moved to its positions; ``None`` when there is none or it belongs to another start
+    (:func:`start_key`)."""
     loaded = load_checkpoint(path)
     if loaded is None:
         if path.exists():
             log.warning("%s: checkpoint %s is of another version; starting over", stage, path)
         return None
     state, book = loaded
-    n_steps = int(params[1])
-    if (book["params"].shape != params.shape or not np.allclose(book["params"], params)
-            or not np.array_equal(state.numbers, atoms.numbers)
-            or not np.allclose(state.cell, atoms.cell[:], rtol=1e-12, atol=1e-12)
-            or book["obs"].shape != (n_steps + 1, len(OBSERVABLES))):
-        log.warning("%s: checkpoint %s belongs to other settings; starting over", stage, path)
+    if str(book["start_key"]) != key:
+        log.warning("%s: checkpoint %s belongs to another start structure or other settings; starting over",
+                    stage, path)
         return None
     n_frames = int(book["n_frames"])
     if not truncate_trajectory(traj_path, n_frames):

@@ -96,7 +96,9 @@ def test_import_paper_stores_arrhenius_fits(tmp_path, small_paper):
     (lambda t: t.assign(LNC=t["LNC"].where(t.index != 4, "abc")), r"ml_features.csv: line 6, column 'LNC': 'abc'"),
     (lambda t: t.assign(AAV=t["AAV"].where(t.index != 2, "")), r"line 4, column 'AAV': '' is not a number"),
     (lambda t: t.assign(formula=t["formula"].where(t.index != 3, "Li2Qq")), r"line 5, column 'formula': unknown"),
-    (lambda t: pd.concat([t, t.iloc[[0]]]), r"line \d+: Li3PS4 at 1000 K appears twice"),
+    (lambda t: pd.concat([t, t.iloc[[0]]]), r"line \d+: Li3PS4 at 1000 K appears twice: first on line 2$"),
+    (lambda t: pd.concat([t, t.iloc[[0]].assign(formula="Li6P2S8")]),
+     r"line \d+: Li6P2S8 at 1000 K appears twice: first on line 2 \(as Li3PS4, both are Li3PS4\)"),
     (lambda t: t.iloc[0:0], "no data rows"),
 ])
 def test_import_paper_rejects_malformed_table(tmp_path, small_paper, edit, message):
@@ -117,6 +119,13 @@ def test_import_paper_rejects_missing_files(tmp_path, small_paper):
     (small_paper / "rdf" / "XRD_RDF_Li2S.csv").write_text(",Li-Li,r\n0,0.0,0.0\n")
     with pytest.raises(InputError, match="unknown RDF file kind 'XRD'"):
         db.import_paper(small_paper)
+    (small_paper / "rdf" / "XRD_RDF_Li2S.csv").unlink()
+    twin = small_paper / "rdf" / "DFT_RDF_Li6P2S8.csv"
+    twin.write_bytes((small_paper / "rdf" / "DFT_RDF_Li3PS4.csv").read_bytes())
+    with pytest.raises(InputError, match=r"DFT_RDF_(Li3PS4|Li6P2S8).csv: the same composition \(Li3PS4\) as "
+                                         r"DFT_RDF_(Li6P2S8|Li3PS4).csv"):
+        db.import_paper(small_paper)
+    assert counts(db)["runs"] == 0
 
 
 def test_malformed_rdf_file_leaves_nothing(any_db, small_paper):

@@ -79,3 +79,17 @@ def test_summary_counts_per_source_and_temperature(paper):
                                      "with_RDF"]
     assert summary["runs"].sum() == len(db.query())
     assert summary["temperature"].dtype == "int64"  # whole kelvins shown as integers
+
+
+def test_text_is_ordered_the_same_on_every_back_end(any_db):
+    # PostgreSQL's locale collation puts Li2Se before Li2SO4 and "b" before "C"; SQLite compares bytes
+    for formula in ["Li2SO4", "Li2Se", "LiCl"]:
+        for source in ["b-source", "C-source"]:
+            any_db.add_run(formula, source=source, temperature=1000, stage="production")
+    for name in ["b-model", "C-model", "a-model"]:
+        any_db.add_model(name, "rf", f"/models/{name}.joblib")
+    table = any_db.query()
+    assert list(zip(table["formula"], table["source"])) == sorted(zip(table["formula"], table["source"]))
+    assert list(table["formula"]) == ["Li2SO4"] * 2 + ["Li2Se"] * 2 + ["LiCl"] * 2
+    assert [r.source for r in any_db.show("Li2Se").runs] == ["C-source", "b-source"]
+    assert [m.name for m in any_db.models()] == ["C-model", "a-model", "b-model"]

@@ -148,3 +148,19 @@ def test_feature_sets_keep_their_element_data_source(any_db):
     any_db.add_features(run, {"avg_B_with_Li": 21.0}, element_data="public")
     assert any_db.show("Li3PS4").runs[0].element_data == "public"
     assert any_db.features(run) == {"AAV": 15.0, "avg_B_with_Li": 21.0, "LNC": 12.0}
+
+
+def test_relaxation_with_missing_or_unknown_fields_is_refused(any_db):
+    from db_records import fill_limit
+
+    limit = fill_limit(any_db, fill(any_db))
+    fields = dict(frame=3, time_ps=0.6, status="done", message=None, n_steps=4, fmax=0.04, energy=-4.3,
+                  formation_energy=-0.5, volume=24.0)
+    with pytest.raises(InputError, match="missing: fmax, unknown: none"):
+        any_db.add_relaxation(limit, "snapshot-03", structure=structure(),
+                              **{k: v for k, v in fields.items() if k != "fmax"})
+    with pytest.raises(InputError, match="missing: none, unknown: fmax_eV"):
+        any_db.add_relaxation(limit, "snapshot-03", structure=structure(), **fields, fmax_eV=0.04)
+    assert len(any_db.amorphous_limits("Li3PS4")[0].relaxations) == 2
+    any_db.add_relaxation(limit, "snapshot-03", structure=structure(), **fields)
+    assert len(any_db.amorphous_limits("Li3PS4")[0].relaxations) == 3

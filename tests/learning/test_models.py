@@ -145,3 +145,10 @@ def test_make_model_builds_every_kind():
     assert make_model("best", n_estimators=7).base.n_estimators == 7
     with pytest.raises(InputError, match="unknown model.*'nonsense'"):
         make_model("nonsense")
+    assert make_model("sisso", n_sis=7, rung=2).sisso_params == {"n_sis": 7, "rung": 2}  # the regressor's
+    with pytest.raises(InputError, match=r"model 'best' takes no parameter\(s\) 'n_trees'; it takes: n_estimators,"):
+        make_model("best", n_trees=7)
+    with pytest.raises(InputError, match=r"model 'stack' takes no parameter\(s\) 'gamma'; it takes: none"):
+        make_model("stack", gamma=0.1)  # silently ignored before
+    with pytest.raises(InputError, match=r"'sisso-paper' takes no parameter\(s\) 'alpha'"):
+        make_model("sisso-paper", alpha=1.0)

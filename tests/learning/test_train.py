@@ -140,6 +140,8 @@ def test_train_and_save_names_its_table_and_records_only_with_a_database(synth, 
         train_and_save(tmp_path / "c.joblib", "rf", data=tmp_path / "absent.csv", dim=2)
     with pytest.raises(InputError, match="apply to --model sisso only"):
         train(synth, "rf", max_dim=2)
+    with pytest.raises(InputError, match="model 'rf' takes no parameter.*'depth'.*it takes: n_estimators, n_jobs"):
+        train_and_save(tmp_path / "d.joblib", "rf", data=tmp_path / "absent.csv", depth=3)
 
 
 def test_resolve_model_loads_a_file_or_trains_a_kind_on_demand(synth, tmp_path):

@@ -21,7 +21,7 @@ from ase.calculators.lj import LennardJones
 from ase.io import read
 
 from amorphdb.errors import InputError, MDError
-from amorphdb.md.files import MDResult, load_result
+from amorphdb.md.files import MDResult, load_result, write_result
 from amorphdb.md.runner import run_nvt
 
 
@@ -147,8 +147,39 @@ def test_stale_checkpoints_are_not_resumed(tmp_path, caplog):
         run_nvt(_copper(2), _InterruptedEMT(25), path=tmp_path / "other.traj", **{**kwargs, "tdamp": 50.0})
     with caplog.at_level("WARNING", logger="amorphdb.md"):
         second = run_nvt(_copper(2), EMT(), path=tmp_path / "other.traj", **kwargs)
-    assert "belongs to other settings; starting over" in caplog.text
+    assert "belongs to another start structure or other settings; starting over" in caplog.text
     assert second.energy == reference.energy
+
+
+def test_checkpoint_of_another_start_structure_is_not_resumed(tmp_path, caplog):
+    kwargs = dict(temperature=600, n_steps=40, checkpoint_interval=10, seed=2, progress=False)
+    moved = _copper(2)
+    moved.rattle(0.05, seed=4)  # same settings, cell and atoms: only the positions differ
+    reference = run_nvt(moved, EMT(), path=tmp_path / "ref.traj", **kwargs)
+    path = tmp_path / "run.traj"
+    with pytest.raises(_Interrupted):
+        run_nvt(_copper(2), _InterruptedEMT(25), path=path, **kwargs)
+    with caplog.at_level("WARNING", logger="amorphdb.md"):
+        resumed = run_nvt(moved, EMT(), path=path, **kwargs)
+    assert "belongs to another start structure or other settings; starting over" in caplog.text
+    assert resumed.energy == reference.energy and resumed.start_key == reference.start_key
+
+
+def test_finished_run_of_other_settings_or_start_is_run_again(tmp_path, caplog):
+    path = tmp_path / "a.traj"
+    first = run_nvt(_copper(2), EMT(), temperature=300, n_steps=20, path=path, progress=False)
+    with caplog.at_level("WARNING", logger="amorphdb.md"):
+        hotter = run_nvt(_copper(2), EMT(), temperature=600, n_steps=20, path=path, progress=False)
+    assert "started from another structure or with other settings; running again" in caplog.text
+    assert hotter.temperature == 600 and hotter.start_key != first.start_key
+    moved = _copper(2)
+    moved.rattle(0.05, seed=4)
+    again = run_nvt(moved, EMT(), temperature=600, n_steps=20, path=path, progress=False)
+    assert again.start_key not in (first.start_key, hotter.start_key) and again.energy != hotter.energy
+    # a result written before results had a key is trusted, as it was
+    legacy = replace(again, start_key="")
+    write_result(legacy)
+    assert run_nvt(moved, EMT(), temperature=300, n_steps=20, path=path, progress=False) == legacy
 
 
 def test_conserved_energy_drift_is_recorded(tmp_path):

@@ -153,6 +153,14 @@ def test_task_book_keeps_done_and_failed_tasks_for_a_rerun(tmp_path):
     assert [t.status for t in book.tasks("c1")] == ["queued"] * 5
     book.plan("c2", tasks[:1], "fp1")
     assert book.campaigns() == ["c1", "c2"] and book.get("c1", "Ag", "fit") is None
+    for kwargs, message in [({"statuss": "done"}, "cannot set task field.s. statuss .settable: status, message"),
+                            ({"position": 0}, "cannot set task field.s. position"),
+                            ({"status": "finished"}, "unknown task state 'finished'")]:
+        with pytest.raises(InputError, match=message):
+            book.set("c1", "Cu", "melt", **kwargs)
+    with pytest.raises(InputError, match="campaign 'c1' has no task 'T900' of Cu"):
+        book.set("c1", "Cu", "T900", status="done")
+    assert book.get("c1", "Cu", "melt").status == "queued"
 
 
 def test_status_of_a_campaign(tmp_path):

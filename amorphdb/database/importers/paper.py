@@ -103,20 +103,25 @@ def read_paper_table(path: Path) -> pd.DataFrame:
     if table.empty:
         raise InputError(f"{path}: no data rows")
     _numeric(table, [c for c in table.columns if c != "formula"], path)
+    reduced = []
     for i, formula in enumerate(table["formula"]):
         try:
-            parse_formula(formula)
+            reduced.append(parse_formula(formula).reduced_formula)
         except InputError as exc:
             raise InputError(f"{path}: line {i + 2}, column 'formula': {exc}") from None
     for col, unit in (("temperature", "K"), ("AAV", "Å³ per atom")):
         if (table[col] <= 0).any():
             i = int((table[col] <= 0).to_numpy().nonzero()[0][0])
             raise InputError(f"{path}: line {i + 2}, column {col!r}: must be positive ({unit})")
-    dup = table.duplicated(["formula", "temperature"])
-    if dup.any():
-        i = int(dup.to_numpy().nonzero()[0][0])
-        raise InputError(f"{path}: line {i + 2}: {table['formula'].iloc[i]} at {table['temperature'].iloc[i]:g} K "
-                         "appears twice")
+    # one material per reduced formula: Li4O2 and Li2O at one temperature are the same run
+    seen: dict[tuple[str, float], int] = {}
+    for i, (name, t) in enumerate(zip(reduced, table["temperature"])):
+        first = seen.setdefault((name, float(t)), i)
+        if first != i:
+            same = "" if table["formula"].iloc[first] == table["formula"].iloc[i] else \
+                f" (as {table['formula'].iloc[first]}, both are {name})"
+            raise InputError(f"{path}: line {i + 2}: {table['formula'].iloc[i]} at {t:g} K appears twice: "
+                             f"first on line {first + 2}{same}")
     return table
 
 
@@ -150,14 +155,17 @@ def _read_paper_rdfs(files: list[Path]) -> list[tuple[str, str, str, list[dict[s
     from ...analysis.rdf import read_rdf_csv
 
     parsed = []
+    seen: dict[tuple[str, str], Path] = {}
     for file in tqdm(files, desc="RDF files", unit="file", disable=None):
         kind, _, formula = file.stem.partition("_RDF_")
         if kind not in PAPER_SOURCES:
             raise InputError(f"{file}: unknown RDF file kind {kind!r} (expected DFT or M3GNet)")
         try:
-            parse_formula(formula)
+            name = parse_formula(formula).reduced_formula
         except InputError as exc:
             raise InputError(f"{file}: {exc}") from None
+        if (other := seen.setdefault((kind, name), file)) != file:
+            raise InputError(f"{file}: the same composition ({name}) as {other.name}; keep one of the two")
         source, engine = PAPER_SOURCES[kind]
         parsed.append((formula, source, engine, R.rdf_rows(read_rdf_csv(file))))
     return parsed
@@ -169,7 +177,9 @@ def _paper_arrhenius(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     from ...analysis.arrhenius import fit_points
 
     fits = {}
-    for formula, rows in table.groupby("formula", sort=False):
+    reduced = table["formula"].map(lambda f: parse_formula(f).reduced_formula)
+    for _, rows in table.groupby(reduced, sort=False):  # all spellings of one material together
+        formula = rows["formula"].iloc[0]
         fit = fit_points(rows["temperature"].to_numpy(), einstein_d(rows[PAPER_TARGET].to_numpy() * PAPER_D_UNIT),
                          species="Li")
         if fit is not None:

@@ -27,6 +27,7 @@ unit RMS (checked by the coverage columns of :func:`amorphdb.learning.evaluate.e
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,11 +51,36 @@ def check_kinds(kinds: Sequence[str]) -> None:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))}; choose from {', '.join(MODEL_KINDS)}")
 
 
+def model_params(kind: str) -> list[str]:
+    """The constructor parameters a model of ``kind`` takes through :func:`make_model`'s ``params`` (the seed
+    and the ensemble sizes are set by their own arguments)."""
+    check_kinds([kind])
+    if kind in ("sisso-paper", "stack"):  # a fixed equation; a fixed pair of default models
+        return []
+    from ..sisso import SISSORegressor
+
+    owners = {"rf": [PaperRF], "xgb": [PaperXGB], "sisso": [SISSOModel, SISSORegressor],
+              "arrhenius": [ArrheniusKRR], "gbm-mono": [MonotoneGBM], "best": [ArrheniusPlusGBM]}[kind]
+    names = [name for cls in owners for name, p in inspect.signature(cls).parameters.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [n for n in dict.fromkeys(names) if n not in ("seed", "n_bootstrap", "target_name")]
+
+
+def check_params(kind: str, params: dict[str, Any]) -> None:
+    """Raise :class:`InputError` naming the ``params`` that a model of ``kind`` does not take."""
+    known = model_params(kind)
+    unknown = [p for p in params if p not in known]
+    if unknown:
+        raise InputError(f"model {kind!r} takes no parameter(s) {', '.join(map(repr, unknown))}; "
+                         f"it takes: {', '.join(known) or 'none'}")
+
+
 def make_model(kind: str, seed: int = SEED, n_members: int = 20, n_bootstrap: int = 100,
                **params: Any) -> Model:
     """A new, unfitted model of ``kind`` (one of ``MODEL_KINDS``); ``n_members`` is the ensemble size of the
-    ln-D kinds' uncertainty, ``n_bootstrap`` that of ``xgb``; ``params`` go to the model's constructor."""
-    check_kinds([kind])
+    ln-D kinds' uncertainty, ``n_bootstrap`` that of ``xgb``; ``params`` go to the model's constructor
+    (:func:`model_params`; others are an InputError)."""
+    check_params(kind, params)
     if kind == "rf":
         return PaperRF(seed=seed, **params)
     if kind == "xgb":
