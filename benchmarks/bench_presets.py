@@ -36,7 +36,7 @@ SMALL = dict(atoms=24, temperatures=[2500.0], volume_steps=150, check_steps=300,
              frame_interval=5, pressure_tolerance=10.0, energy_tolerance=0.02, max_rescales=6, max_energy_reruns=1,
              checkpoint_interval=50, tdamp=100.0, analysis_frames=5)
 #: the fast preset's rules at that scale
-FAST_SMALL = dict(min_volume_steps=50, min_production_steps=300)
+FAST_SMALL = dict(min_volume_steps=50, min_production_steps=300, fit_start_ps=0.06)  # 10 % of 300 steps
 STAGES = ("volume", "check", "production")
 
 

@@ -10,7 +10,7 @@ def _setting_options() -> list[tuple[tuple[str, ...], dict]]:
     """One ``--name`` option per field of ProtocolSettings, built from its type and help (default None: the
     preset's value)."""
     return [arg("--" + info.name.replace("_", "-"), type=info.kind, choices=info.choices,
-                nargs="+" if info.many else None, help=info.text(),
+                nargs="+" if info.many else None, help=info.text().replace("%", "%%"),
                 metavar=None if info.choices else "N" if info.kind is int else "X")
             for info in setting_info()]
 

@@ -107,6 +107,10 @@ class ProtocolSettings:
     target_d_species: str | None = _setting(None, "species whose D --target-d-error watches",
                                             none="Li, else the first element", added=True)
     min_production_steps: int = _setting(2500, "shortest production run with --target-d-error", added=True)
+    fit_start_ps: float | None = _setting(
+        None, "start of the MSD fit window of D: fixed, so that the error of D falls as 1/sqrt(run length) and "
+        "--target-d-error can be reached by running longer (docs/analysis.md)", "ps", none="10 % of the run",
+        added=True)
 
     def validate(self) -> ProtocolSettings:
         """Raise :class:`InputError` for a setting no run can use; return ``self``."""
@@ -147,11 +151,21 @@ class ProtocolSettings:
             (all(v is None or positive(v) for v in (self.pressure_error_fraction, self.target_d_error)),
              "the pressure error fraction and the target D error must be positive"),
             (min(self.min_volume_steps, self.min_production_steps) >= 2, "minimum run lengths must be at least 2"),
+            (self.fit_start_ps is None or 0 < self.fit_start_ps < 0.5 * self.shortest_production_ps(),
+             f"the D fit start must be positive and below half the shortest production run "
+             f"({0.5 * self.shortest_production_ps():g} ps), got {self.fit_start_ps} ps"),
         ]
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
         return self
+
+    def shortest_production_ps(self) -> float:
+        """Length (ps) of the shortest production run these settings allow."""
+        steps = self.production_steps
+        if self.target_d_error is not None:
+            steps = min(steps, self.min_production_steps)
+        return steps * self.timestep / 1000.0
 
     def fingerprint(self) -> str:
         """Short hash of the settings that change the runs (not the temperature list, not the analysis)."""
@@ -174,10 +188,11 @@ PRESETS: dict[str, ProtocolSettings] = {
                                 energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
-# check tests, EOS and check runs until SE(P) < 0.3 x 5 kbar, production until sigma(D)/D < 10 % (docs/protocol.md)
+# check tests, EOS and check runs until SE(P) < 0.3 x 5 kbar, production until sigma(D)/D < 10 % with the D fit
+# window from 0.5 ps (10 % of the shortest production), so that sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
                           min_volume_steps=400, target_d_error=0.1, min_production_steps=2500,
-                          checkpoint_interval=100)
+                          checkpoint_interval=100, fit_start_ps=0.5)
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def _analyse(db: Database, settings: ProtocolSettings, formula: str,
     frames = read(result.production.path, index=":")
     dt_ps = settings.timestep * settings.frame_interval / 1000.0
     out: dict[str, SpeciesDiffusion] = {}
-    for species, d in diffusion_from_trajectory(frames, dt_ps=dt_ps).items():
+    for species, d in diffusion_from_trajectory(frames, dt_ps=dt_ps, t_start=settings.fit_start_ps).items():
         err = None if d.D_err is None or not math.isfinite(d.D_err) else float(d.D_err)
         db.add_diffusivity(result.run_id, species, float(d.D), err, method=d.method, diffusive=bool(d.diffusive))
         out[species] = SpeciesDiffusion(float(d.D), err, bool(d.diffusive))

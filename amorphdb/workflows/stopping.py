@@ -25,9 +25,10 @@ from ..md.runner import RunSnapshot, StopDecision, StopRule
 from ..protocol.settings import ProtocolSettings
 
 
-def d_error_rule(species: str, target: float, min_steps: int) -> StopRule:
+def d_error_rule(species: str, target: float, min_steps: int, t_start: float | None = None) -> StopRule:
     """Stop once σ(D)/D of ``species`` is below ``target`` and the species is diffusive, not before
-    ``min_steps`` steps. Keeps the frames it has read (positions and cell only) between calls."""
+    ``min_steps`` steps. ``t_start``: start of the MSD fit window (ps; None: 10 % of the run), as the run's
+    analysis uses it. Keeps the frames it has read (positions and cell only) between calls."""
     frames: list[Atoms] = []
 
     def rule(run: RunSnapshot) -> StopDecision:
@@ -37,8 +38,13 @@ def d_error_rule(species: str, target: float, min_steps: int) -> StopRule:
                 frames.append(Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc))
         if len(frames) < MIN_FRAMES:
             return StopDecision(False, False, f"{len(frames)} frames, D needs {MIN_FRAMES}")
-        d = diffusion_from_trajectory(frames[: run.n_frames], dt_ps=run.timestep * run.frame_interval / 1000.0,
-                                      species=[species])[species]
+        dt_ps = run.timestep * run.frame_interval / 1000.0
+        length = (run.n_frames - 1) * dt_ps
+        if t_start is not None and length < 2.5 * t_start:  # the window would be too short to fit
+            return StopDecision(False, False, f"{length:g} ps run, D needs {2.5 * t_start:g} ps from a "
+                                              f"{t_start:g} ps fit start")
+        d = diffusion_from_trajectory(frames[: run.n_frames], dt_ps=dt_ps, species=[species],
+                                      t_start=t_start)[species]
         relative = d.D_err / d.D if d.D > 0 and math.isfinite(d.D_err) else math.inf
         ok = d.diffusive and relative < target
         text = (f"D({species}) = {d.D:.3g} ± {d.D_err:.2g} cm2/s, relative error {relative:.3f} "
@@ -60,4 +66,5 @@ def production_stop(settings: ProtocolSettings, composition: Composition) -> Cal
     if species not in elements:
         raise InputError(f"target D species {species} is not in {composition.reduced_formula} "
                          f"(it has {', '.join(elements)})")
-    return lambda: d_error_rule(species, settings.target_d_error, settings.min_production_steps)
+    return lambda: d_error_rule(species, settings.target_d_error, settings.min_production_steps,
+                                settings.fit_start_ps)

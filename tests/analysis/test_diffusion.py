@@ -46,6 +46,25 @@ def test_error_bars_are_calibrated_over_50_seeds(walks):
     assert abs(np.mean(z)) < 0.45  # no bias beyond the scatter of 50 draws
 
 
+def test_a_fixed_fit_start_makes_the_error_fall_with_the_run_length(walks):
+    """With the window at 10-50 % of the run, sigma(D)/D is set by the number of atoms only; from a fixed start it
+    falls as 1/sqrt(length) (docs/analysis.md), and the error bars stay calibrated."""
+    rel = {}
+    for n_frames in (250, 1000, 4000):  # 5, 20, 80 ps
+        for start in (None, 0.5):
+            z, r = [], []
+            for seed in range(12):
+                x, symbols = walks(500 + seed, n_frames=n_frames)
+                li = diffusivity(x, symbols, walks.dt, species=["Li"], t_start=start)["Li"]
+                z.append((li.D - walks.d_true * 1e-4) / li.D_err)
+                r.append(li.D_err / li.D)
+            rel[n_frames, start] = np.median(r)
+            assert np.mean(np.abs(z) < 2) >= 0.75 and abs(np.mean(z)) < 0.8
+    assert rel[4000, None] == pytest.approx(rel[250, None], rel=0.2)  # 16 x longer, no better
+    assert rel[250, 0.5] == pytest.approx(rel[250, None], rel=0.2)  # 0.5 ps is 10 % of 5 ps
+    assert rel[4000, 0.5] == pytest.approx(rel[250, 0.5] / 4, rel=0.25)  # 1/sqrt(16)
+
+
 def test_drift_of_the_whole_system_is_removed(walks):
     x, symbols = walks(2)
     drift = np.arange(len(x))[:, None, None] * walks.dt * np.array([0.5, -0.3, 0.2])  # Å/ps, every atom

@@ -36,6 +36,8 @@ def test_fast_preset_is_the_paper_cell_with_statistical_tests_and_adaptive_lengt
     assert (fast.volume_steps, fast.check_steps, fast.production_steps) == (2000, 2000, 10000)  # the maxima
     assert fast.convergence == "statistical" and fast.pressure_error_fraction and fast.target_d_error
     assert paper.convergence == "paper" and paper.pressure_error_fraction is None and paper.target_d_error is None
+    # D fitted from 0.5 ps on, 10 % of the shortest production: the error of D falls as the run goes on
+    assert fast.fit_start_ps == 0.5 == 0.1 * fast.shortest_production_ps() and paper.fit_start_ps is None
 
 
 def test_settings_added_later_enter_the_fingerprint_only_when_set():
@@ -43,8 +45,9 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
     assert dataclasses.replace(paper, energy_sigmas=3.0).fingerprint() == paper.fingerprint()
     changed = {dataclasses.replace(paper, convergence="statistical").fingerprint(),
                dataclasses.replace(paper, target_d_error=0.1).fingerprint(),
-               dataclasses.replace(paper, pressure_error_fraction=0.3).fingerprint(), PRESETS["fast"].fingerprint()}
-    assert len(changed) == 4 and paper.fingerprint() not in changed
+               dataclasses.replace(paper, pressure_error_fraction=0.3).fingerprint(), PRESETS["fast"].fingerprint(),
+               dataclasses.replace(paper, fit_start_ps=1.0).fingerprint()}
+    assert len(changed) == 5 and paper.fingerprint() not in changed
     info = {i.name: i for i in setting_info()}
     assert info["target_d_error"].text().startswith("production stops") and "paper off" in info["target_d_error"].text()
     assert info["target_d_error"].text().endswith("fast 0.1)")
@@ -64,6 +67,10 @@ def test_fingerprints_are_stable():
     ("quick", {"pressure_error_fraction": -0.1}, "pressure error fraction"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
+    ("quick", {"fit_start_ps": 0.5}, r"D fit start must be positive and below half the shortest production run "
+                                     r"\(0.5 ps\), got 0.5 ps"),
+    ("fast", {"fit_start_ps": 6.0}, r"below half the shortest production run \(2.5 ps\)"),
+    ("quick", {"fit_start_ps": -0.1}, "D fit start must be positive"),
     ("quick", {"atom": 3}, "unknown setting"),
     ("quick", {"atoms": 0}, "atoms must be at least 1"),
     ("quick", {"temperatures": [-100]}, "temperatures must be positive"),
@@ -108,7 +115,7 @@ def test_run_command_has_an_option_built_from_every_setting():
         assert action.type is info.kind and action.default is None  # None: the preset's value
         assert action.nargs == ("+" if info.many else None)
         assert action.choices == info.choices
-        assert action.help == info.text()
+        assert action.help == info.text().replace("%", "%%")  # argparse formats its help with %
     args = build_parser().parse_args(["run", "Li3PS4", "--atoms", "48", "--rescale-beta", "1e-6",
                                       "--temperatures", "1000", "1500", "--pressure-convention", "total"])
     assert args.atoms == 48 and args.rescale_beta == 1e-6 and args.temperatures == [1000.0, 1500.0]
