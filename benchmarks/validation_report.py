@@ -13,7 +13,7 @@ Run it again whenever the runners have added rows.
 The quench-temperature section comes from ``docs/validation/predict-chgnet/`` (``validation.json`` and
 ``steps.csv``), which the stored runs of the validation campaign give:
 
-    amorphdb validate FORMULA... --stored --db URL --out docs/validation/predict-chgnet --json \
+    amorphdb validate FORMULA... --stored --preset predict --db URL --out docs/validation/predict-chgnet --json \
         > docs/validation/predict-chgnet/records.json
     python benchmarks/fast_route_coverage.py --db URL --cache DIR --out docs/validation/fast_route_coverage.csv
     # steps.csv: formula, md_steps (the sum of n_steps of the composition's runs of mlip-chgnet)

@@ -50,7 +50,7 @@ def _cmd_show(args):
         return
     print(f"{info.formula}  elements: {' '.join(info.elements)}  "
           f"composition: {' '.join(f'{k}{v}' for k, v in info.composition.items())}")
-    runs = pd.DataFrame([{"source": r.source, "key": r.key, "T (K)": r.temperature, "stage": r.stage,
+    runs = pd.DataFrame([{"id": r.id, "source": r.source, "key": r.key, "T (K)": r.temperature, "stage": r.stage,
                           "status": r.status, "engine": r.engine,
                           "density": float("nan") if r.density is None else r.density,
                           **{f"D_{sp} (cm2/s)": vals[-1].D for sp, vals in r.diffusivity.items()},

@@ -39,6 +39,8 @@ def _references(items: list[str] | None) -> dict[str, str]:
          arg("--temperature", type=float, help="production run at this temperature, K (default: the lowest)"),
          arg("--source", help="source of the production run, e.g. mlip-chgnet (default: the only one)"),
          arg("--trajectory", metavar="FILE", help="take the frames from this file instead of a stored run"),
+         arg("--run-id", type=int, help="take the frames from this stored production run (an id of "
+                                        "`amorphdb show`; default: chosen by --temperature and --source)"),
          arg("--frame-dt-ps", type=float, help="time between the file's frames, ps (when the frames do not say)"),
          arg("--snapshots", type=int, default=10, help="snapshots to relax (default 10)"),
          arg("--spacing-ps", type=float, default=2.0, help="time between snapshots, ps (default 2)"),
@@ -58,7 +60,8 @@ def _cmd_amorphous_limit(args):
     limit = _quietly(amorphous_limit, args.formula, temperature=args.temperature, snapshots=args.snapshots,
                      spacing_ps=args.spacing_ps, engine=args.engine, fmax=args.fmax, max_steps=args.max_steps,
                      db=_database(args), trajectory=args.trajectory, source=args.source,
-                     references=_references(args.reference), frame_dt_ps=args.frame_dt_ps, device=args.device,
+                     references=_references(args.reference), frame_dt_ps=args.frame_dt_ps, run_id=args.run_id,
+                     device=args.device,
                      progress=not args.no_progress)
     if args.json:
         print(json.dumps(limit.to_dict(), indent=1))

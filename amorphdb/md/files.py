@@ -13,7 +13,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -119,12 +119,13 @@ def write_result(result: MDResult) -> None:
 
 
 def load_result(path: str | Path) -> MDResult | None:
-    """The :class:`MDResult` of a finished run at ``path``, or ``None`` when it is not finished (or altered)."""
+    """The :class:`MDResult` of a finished run at ``path``, or ``None`` when it is not finished (or altered).
+    Its ``path`` is where the trajectory is now (a work directory may have been moved since the run)."""
     traj, _, result_file = run_files(path)
     if not (result_file.exists() and traj.exists()):
         return None
     result = MDResult(**json.loads(result_file.read_text()))
-    return result if result.sha256 == sha256_file(traj) else None
+    return replace(result, path=str(traj)) if result.sha256 == sha256_file(traj) else None
 
 
 def save_checkpoint(path: Path, state: MDState, **bookkeeping: np.ndarray | int) -> None:

@@ -51,6 +51,8 @@ class LedgerRow(Protocol):
     def status(self) -> str: ...
     @property
     def trajectory_sha256(self) -> str | None: ...
+    @property
+    def trajectory_path(self) -> str | None: ...
 
 
 class RunLedger(Protocol):
@@ -98,6 +100,8 @@ class RunContext:
         # hash the trajectory here only for a row marked done: run_nvt below finds (and hashes) a finished run itself
         done = load_result(path) if row is not None and row.status == "done" else None
         if done is not None and row.trajectory_sha256 == done.sha256:
+            if row.trajectory_path != done.path:  # the work directory was moved: the row follows its files
+                self.ledger.update_run(row.id, trajectory_path=done.path)
             return done, row.id
         s = self.settings
         run_id = self.ledger.add_run(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import types
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -85,7 +87,7 @@ class ProtocolSettings:
                                      "g/cm3", none="guessed from element data")
     packing_tolerance: float = _setting(2.0, "PACKMOL pair distance", "Å")
     max_temperature_factor: float = _setting(
-        3.0, "blow-up: mean T over 100 steps above this x target (x melt T in a quench)")
+        3.0, "blow-up: mean T over 100 steps above this x target (x the melt T in a quench's first EOS runs)")
     min_distance: float = _setting(0.5, "blow-up: two atoms closer than this", "Å")
     analysis_frames: int = _setting(10, "production frames averaged for RDFs and features")
     seed: int = _setting(1, "PACKMOL and velocity seed")
@@ -125,13 +127,14 @@ class ProtocolSettings:
             (self.atoms <= cap, f"atoms = {self.atoms} needs about {memory_needed(self.atoms) / 2**30:.0f} GiB; "
                                 f"{available_memory() / 2**30:.0f} GiB available allow at most {cap} atoms"),
             (positive(*temperatures), f"temperatures must be positive and finite (K), got {list(temperatures)}"),
-            (len(set(temperatures)) == len(temperatures),
+            (len({f"{t:g}" for t in temperatures}) == len(temperatures),  # as run keys and paths write them
              f"quench temperatures must be distinct and differ from the melt temperature, got {list(temperatures)}"),
             (min(self.volume_steps, self.check_steps, self.production_steps) >= 2, "runs need at least 2 steps"),
             (positive(self.timestep, self.tdamp), "timestep and tdamp must be positive (fs)"),
             (self.frame_interval >= 1 and self.checkpoint_interval >= 1, "frame and checkpoint intervals must be >= 1"),
-            (len(set(self.scales)) >= 2 and positive(*self.scales),
-             "need at least two distinct positive volume scales"),
+            (len({f"{x:g}" for x in self.scales}) == len(self.scales) >= 2 and positive(*self.scales),
+             f"need at least two distinct positive volume scales, got {list(self.scales)}"),
+            (self.seed >= 0, f"the seed must not be negative, got {self.seed}"),
             (self.pressure_convention in conventions,
              f"pressure convention must be {' or '.join(map(repr, conventions))}"),
             (positive(self.pressure_tolerance, self.energy_tolerance), "convergence tolerances must be positive"),
@@ -207,6 +210,30 @@ class SettingInfo:
     unit: str  # "" when dimensionless
     none: str = ""  # what None means, for a field that may be None
 
+    def coerce(self, value: Any) -> Any:
+        """``value`` as this setting holds it: floats as float (2 and 2.0 give one fingerprint), counts as int,
+        a tuple for a list setting (one number is a list of one); InputError for anything else."""
+        def one(x: Any) -> Any:
+            if self.kind is str:
+                if not isinstance(x, str):
+                    raise InputError(f"{self.name} must be text, got {x!r}")
+                return x
+            if isinstance(x, bool) or not isinstance(x, numbers.Real):
+                raise InputError(f"{self.name} must be a number, got {x!r}")
+            if self.kind is int:
+                if not float(x).is_integer():
+                    raise InputError(f"{self.name} must be a whole number, got {x!r}")
+                return int(x)
+            return float(x)
+
+        if not self.many:
+            return one(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return (one(value),)
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise InputError(f"{self.name} must be a list of numbers, got {value!r}")
+        return tuple(one(x) for x in value)
+
     def text(self) -> str:
         """The help with its unit and the presets' values, e.g. ``MD timestep, fs (default 2)``."""
         def show(value: Any) -> str:
@@ -219,6 +246,7 @@ class SettingInfo:
         return f"{self.help}{', ' + self.unit if self.unit else ''} ({defaults})"
 
 
+@lru_cache(maxsize=1)
 def setting_info() -> tuple[SettingInfo, ...]:
     """One :class:`SettingInfo` per field of :class:`ProtocolSettings`, in field order; the type is read from
     the annotation (``tuple[float, ...]``: many floats; ``float | None``: float; ``Literal[...]``: choices)."""
@@ -246,6 +274,6 @@ def settings_for(preset: str = "quick", **overrides: Any) -> ProtocolSettings:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    many = {info.name for info in setting_info() if info.many}
-    values = {k: (tuple(float(x) for x in v) if k in many else v) for k, v in overrides.items() if v is not None}
+    info = {i.name: i for i in setting_info()}
+    values = {k: info[k].coerce(v) for k, v in overrides.items() if v is not None}
     return replace(PRESETS[preset], **values).validate()

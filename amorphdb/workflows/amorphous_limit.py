@@ -189,6 +189,15 @@ def production_run(db: Database, formula: str, temperature: float | None = None,
     return max((r for r in runs if r.temperature == coldest), key=lambda r: r.id)
 
 
+def _stored_run(db: Database, name: str, run_id: int) -> RunInfo:
+    """The run ``run_id`` when it is a finished production run of ``name`` with a trajectory, else InputError."""
+    run = db.run(run_id)
+    if run.formula != name or run.stage != "production" or run.status != "done" or not run.trajectory_path:
+        raise InputError(f"run {run_id} is not a finished production run of {name} with a trajectory (it is "
+                         f"{run.formula} {run.stage} at {run.temperature:g} K, {run.status})")
+    return run
+
+
 def snapshot_stride(spacing_ps: float, frame_dt_ps: float, what: str = "a spacing") -> int:
     """Frames between snapshots ``spacing_ps`` ps apart in a trajectory of frames ``frame_dt_ps`` ps apart;
     InputError when that is not a whole number (1 % tolerance) of at least one."""
@@ -226,11 +235,13 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
                     max_steps: int = MAX_STEPS, db: Database | str | os.PathLike[str] | None = None,
                     trajectory: str | os.PathLike[str] | None = None, source: str | None = None,
                     references: dict[str, str | os.PathLike] | None = None, frame_dt_ps: float | None = None,
-                    device: str | None = None, progress: bool = True) -> AmorphousLimitView:
+                    run_id: int | None = None, device: str | None = None,
+                    progress: bool = True) -> AmorphousLimitView:
     """The amorphous limit of ``formula`` (eV/atom), stored in ``db`` and returned as stored.
 
-    Frames come from ``trajectory`` (any file ASE reads) or the stored production run of the composition
-    (:func:`production_run`: ``source``, ``temperature`` K, default the lowest); ``snapshots`` of them
+    Frames come from ``trajectory`` (any file ASE reads), the stored production run ``run_id``, or the stored
+    production run of the composition (:func:`production_run`: ``source``, ``temperature`` K, default the
+    lowest); ``snapshots`` of them
     ``spacing_ps`` ps apart (:func:`snapshot_frames`) are relaxed with ``engine`` to ``fmax`` eV/Å in at most
     ``max_steps`` steps; formation energies against the elemental references (``references``: element ->
     structure file, for elements without a built-in one). Bad input raises InputError before any relaxation;
@@ -247,8 +258,10 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
             raise InputError(message)
     db = as_database(db)
     run = None
+    if trajectory is not None and run_id is not None:
+        raise InputError("give a trajectory file or a run id, not both")
     if trajectory is None:
-        run = production_run(db, name, temperature, source)
+        run = production_run(db, name, temperature, source) if run_id is None else _stored_run(db, name, run_id)
         path = Path(run.trajectory_path)
         if not path.is_file():
             raise InputError(f"the trajectory of run {run.id} ({name}, {run.temperature:g} K) is gone: {path}")
@@ -287,7 +300,7 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
     energies, failed = [], []
     for k, index in enumerate(tqdm(picked, desc=f"{name} relaxations", unit="snapshot", disable=not progress)):
         tag = f"snapshot-{k + 1:02d}"
-        if tag in done_before:  # converged in an earlier call with the same frames, engine and fmax
+        if tag in done_before and done_before[tag].frame == index:  # converged before: same frame, engine, fmax
             old = done_before[tag]
             structure, volume = stored[tag], old.volume
             result = Relaxed(frames[index], old.energy, old.fmax, old.n_steps, True)

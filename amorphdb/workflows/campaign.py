@@ -50,6 +50,7 @@ from .amorphous_limit import MAX_STEPS, reference_structure, snapshot_stride
 from .amorphous_limit import amorphous_limit as compute_limit
 from .melt_quench import (ENV_WORKDIR, CompositionRun, check_production_frames, fit_composition_arrhenius,
                           prepare, run_melt, run_quench)
+from .stopping import production_stop
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +146,11 @@ class LimitSettings:
     references: dict[str, str] = field(default_factory=dict)
 
     def check(self, settings: ProtocolSettings, formulas: Sequence[str]) -> None:
-        """:class:`InputError` when the snapshots do not fit the production run of ``settings`` (length and
-        frame spacing) or an element of ``formulas`` has no reference."""
+        """:class:`InputError` when the snapshots do not fit the shortest production run of ``settings``
+        (length and frame spacing; with ``--target-d-error`` a run may stop at its minimum) or an element of
+        ``formulas`` has no reference."""
         frame_ps = settings.frame_interval * settings.timestep / 1000.0
-        run_ps = settings.production_steps * settings.timestep / 1000.0
+        run_ps = settings.shortest_production_ps()
         checks = [(self.snapshots >= 1, f"limit snapshots must be at least 1, got {self.snapshots}"),
                   (0 < self.fmax < math.inf, f"limit fmax must be positive (eV/Å), got {self.fmax}"),
                   (self.max_steps >= 1, f"limit max_steps must be at least 1, got {self.max_steps}")]
@@ -301,7 +303,7 @@ def limit_task(spec: CampaignSpec, formula: str, sampled: TaskOutcome) -> TaskOu
     blocked = None if sampled.status == "done" else f"the {sampled.task} task failed: {sampled.message}"
 
     def relax(job: CompositionRun) -> str:
-        view = compute_limit(formula, temperature=sampled.result.temperature, snapshots=limit.snapshots,
+        view = compute_limit(formula, run_id=sampled.result.run_id, snapshots=limit.snapshots,
                              spacing_ps=limit.spacing_ps, engine=job.ctx.engine, fmax=limit.fmax,
                              max_steps=limit.max_steps, db=job.db, source=job.ctx.source,
                              references=limit.references or None, progress=False)
@@ -479,7 +481,7 @@ def run_campaign(formulas: Sequence[str], *, name: str = "default", preset: str 
     if analyse:
         check_production_frames(settings)
     for formula in names:
-        scale_composition(formula, settings.atoms, mode="ceil")
+        production_stop(settings, scale_composition(formula, settings.atoms, mode="ceil"))  # --target-d-species
     limit = LimitSettings() if amorphous_limit is True else amorphous_limit or None
     if limit is not None:
         limit.check(settings, names)

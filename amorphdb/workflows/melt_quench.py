@@ -52,9 +52,10 @@ ENV_WORKDIR = "AMORPHDB_WORKDIR"
 
 def default_workdir(formula: str, source: str, settings: ProtocolSettings, base: str | Path | None = None) -> Path:
     """``base``, else ``$AMORPHDB_WORKDIR``, else ``$XDG_DATA_HOME/amorphdb/runs`` (``~/.local/share/...``),
-    then ``<formula>-<source>-<settings fingerprint>``."""
+    then ``<formula>-<source>-<settings fingerprint>``; absolute (a relative one is taken from the current
+    directory), since the database records the paths of the runs' files."""
     base = base or os.environ.get(ENV_WORKDIR) or default_runs_dir()
-    return Path(base) / f"{formula}-{source}-{settings.fingerprint()}"
+    return Path(base).expanduser().resolve() / f"{formula}-{source}-{settings.fingerprint()}"
 
 
 def as_database(db: Database | str | os.PathLike[str] | None) -> Database:
@@ -63,12 +64,20 @@ def as_database(db: Database | str | os.PathLike[str] | None) -> Database:
 
 
 def check_production_frames(settings: ProtocolSettings) -> None:
-    """Raise :class:`InputError` when a production run writes fewer frames than the diffusion analysis needs."""
-    frames = settings.production_steps // settings.frame_interval + 1
+    """Raise :class:`InputError` when the shortest production run writes fewer frames than the diffusion
+    analysis needs, or too few for its fit window from ``fit_start_ps``."""
+    steps = round(settings.shortest_production_ps() * 1000 / settings.timestep)
+    frames = steps // settings.frame_interval + 1
     if frames < MIN_FRAMES:
-        raise InputError(f"a production run of {settings.production_steps} steps writes {frames} frames; "
-                         f"the diffusion analysis needs at least {MIN_FRAMES}: raise --production-steps, lower "
-                         f"--frame-interval, or pass --no-analysis")
+        raise InputError(f"a production run of {steps} steps writes {frames} frames; the diffusion analysis "
+                         f"needs at least {MIN_FRAMES}: raise --production-steps (or --min-production-steps), "
+                         f"lower --frame-interval, or pass --no-analysis")
+    if settings.fit_start_ps is not None:
+        dt = settings.frame_interval * settings.timestep / 1000.0
+        if (frames - 1) // 2 - max(1, round(settings.fit_start_ps / dt)) < 2:
+            raise InputError(f"the D fit window from --fit-start-ps {settings.fit_start_ps:g} ps to half the "
+                             f"shortest production run ({0.5 * (frames - 1) * dt:g} ps) holds fewer than 3 "
+                             f"frames: lower --fit-start-ps or --frame-interval")
 
 
 @dataclass

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.arrhenius import fit_points
+from ..analysis.arrhenius import arrhenius_points, fit_points
 from ..analysis.rdf import rdf_r2, read_rdf_csv
 from ..composition import parse_formula
 from ..data import paper_dir
@@ -45,6 +45,7 @@ from ..database.api import Database
 from ..database.importers.paper import PAPER_RDF_TEMPERATURE, paper_density, read_paper_table
 from ..engines import engine_name
 from ..errors import InputError
+from ..protocol.settings import PRESETS, settings_for
 from ..units import KB_EV, PAPER_D_UNIT, PAPER_TARGET, einstein_d
 from .melt_quench import as_database
 
@@ -150,8 +151,8 @@ def load_reference(path: str | os.PathLike | None = None) -> Reference:
 
 @dataclass
 class OurResult:
-    """Our side of one composition: the RDFs of the melt (5000 K), density (g/cm³) and D(Li) (cm²/s) per
-    temperature (K), the Li Ea (eV) of the quench temperatures."""
+    """Our side of one composition: the RDFs of the melt (5000 K), density (g/cm³) and diffusive D(Li) (cm²/s)
+    per temperature (K), the Li Ea (eV) fitted over ``Ea_temperatures`` (K)."""
 
     formula: str
     source: str
@@ -161,25 +162,40 @@ class OurResult:
     Ea: float | None = None
     D_err: dict[float, float] = field(default_factory=dict)  # cm²/s
     Ea_err: float | None = None  # eV
+    Ea_temperatures: tuple[float, ...] = ()
 
 
 def stored_result(db: Database, formula: str, source: str,
-                  melt_temperature: float = PAPER_RDF_TEMPERATURE) -> OurResult:
-    """Our result for ``formula`` from the production runs of ``source`` stored in ``db`` (the last run per
-    temperature); RDFs from the run at ``melt_temperature`` (K)."""
+                  melt_temperature: float = PAPER_RDF_TEMPERATURE, fingerprint: str | None = None) -> OurResult:
+    """Our result for ``formula`` from the finished production runs of ``source`` stored in ``db``: of the
+    protocol settings ``fingerprint`` (None: any), the last run per temperature. D only where Li is diffusive (a
+    flagged D is an upper bound); RDFs from the run at ``melt_temperature`` (K); Ea by the package's Arrhenius
+    rule over the other temperatures."""
     name = _reduced(formula)
-    runs = db.query(elements=[el.symbol for el in parse_formula(name).elements], source=source, species=SPECIES)
-    runs = runs[(runs["formula"] == name) & (runs["stage"] == "production")].sort_values("run_id")
-    last = runs.groupby("temperature").tail(1)
-    fits = db.arrhenius(name, source)
-    fits = fits[fits["species"] == SPECIES]
-    return OurResult(
-        name, source, db.rdf(name, source, temperature=melt_temperature),
-        {float(t): float(rho) for t, rho in zip(last["temperature"], last["density"]) if math.isfinite(rho)},
-        {float(t): float(d) for t, d in zip(last["temperature"], last["D"]) if math.isfinite(d)},
-        float(fits["Ea"].iloc[-1]) if len(fits) else None,
-        {float(t): float(e) for t, e in zip(last["temperature"], last["D_err"]) if e is not None and math.isfinite(e)},
-        _finite(fits["Ea_err"].iloc[-1]) if len(fits) else None)
+    try:
+        runs = db.show(name).runs
+    except InputError:
+        runs = []
+    runs = [r for r in runs if r.source == source and r.stage == "production" and r.status == "done"
+            and (fingerprint is None or r.key.startswith(f"{fingerprint}/"))]
+    last = {r.temperature: r for r in sorted(runs, key=lambda r: r.id)}  # the latest per temperature
+    density = {float(t): float(r.density) for t, r in sorted(last.items())
+               if r.density is not None and math.isfinite(r.density)}
+    d = {float(t): r.diffusivity[SPECIES][-1] for t, r in sorted(last.items()) if r.diffusivity.get(SPECIES)}
+    d = {t: x for t, x in d.items() if x.diffusive is not False and math.isfinite(x.D)}
+    quench = [t for t in d if abs(t - melt_temperature) > 1e-6]
+    points = arrhenius_points(quench, [d[t].D for t in quench], [d[t].D_err for t in quench],
+                              [d[t].diffusive for t in quench]) if quench else None
+    fit = None if points is None else points.fit(SPECIES)
+    rdf = None
+    melt = last.get(melt_temperature)
+    if melt is not None:
+        rdf = db.rdf(name, source, temperature=melt_temperature)
+    return OurResult(name, source, rdf, density, {t: float(x.D) for t, x in d.items()},
+                     None if fit is None else float(fit.Ea),
+                     {t: float(x.D_err) for t, x in d.items() if x.D_err is not None and math.isfinite(x.D_err)},
+                     None if fit is None else _finite(fit.Ea_err),
+                     () if points is None else tuple(sorted({float(t) for t in points.temperature})))
 
 
 def _finite(value: Any) -> float | None:
@@ -227,7 +243,7 @@ def compare(ours: OurResult, reference: Reference) -> ValidationRecord:
     def ratios(mine: Mapping[float, float], theirs: Mapping[float, float]) -> dict[float, float]:
         return {t: mine[t] / theirs[t] for t in sorted(mine) if t in theirs and theirs[t] > 0}
 
-    ea_ref = reference.activation_energy(ours.formula, ours.D) if ours.Ea is not None else None
+    ea_ref = reference.activation_energy(ours.formula, ours.Ea_temperatures) if ours.Ea is not None else None
     rho_ref, d_ref = reference.density(ours.formula), reference.diffusivity(ours.formula)
     return ValidationRecord(
         ours.formula, ours.source, r2(dft, ours.rdf), r2(m3g, ours.rdf), r2(dft, m3g),
@@ -261,12 +277,10 @@ def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,
     names = _formulas(ref, formulas, from_paper, melt_only)
     db = as_database(db)
     source = f"mlip-{engine_name(engine)}"  # as amorphdb.run names it
+    settings = settings_for(preset, **{**overrides, "temperatures": temperatures})
+    fingerprint = settings.fingerprint()
     if stored:
-        have = set(db.query(source=source)["formula"])
-        missing = [n for n in names if n not in have]
-        if missing:
-            raise InputError(f"no runs of {source} stored for {', '.join(missing)} in {db.safe_url}: run them "
-                             "(amorphdb validate without --stored, or amorphdb run) first")
+        _check_stored(db, names, source, preset, fingerprint)
     failed: dict[str, str] = {}
     if not stored:
         from .campaign import run_campaign
@@ -277,11 +291,31 @@ def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,
         for outcome in result.outcomes:
             if outcome.status == "failed":
                 failed.setdefault(outcome.formula, f"{outcome.task}: {outcome.message}")
-    melt = overrides.get("melt_temperature") or PAPER_RDF_TEMPERATURE
-    records = [ValidationRecord(name, source, error=failed[name]) if name in failed
-               else compare(stored_result(db, name, source, melt), ref) for name in names]
+    records = []
+    for name in names:  # a failed task keeps what its other tasks stored, with the error beside it
+        record = compare(stored_result(db, name, source, settings.melt_temperature, fingerprint), ref)
+        record.error = failed.get(name)
+        records.append(record)
     _store_reference(db, ref, names)
     return records
+
+
+def _check_stored(db: Database, names: Sequence[str], source: str, preset: str, fingerprint: str) -> None:
+    """InputError naming the compositions without finished production runs of ``source`` at the settings
+    ``fingerprint`` in ``db``, and the presets whose runs are there instead."""
+    keys = db.query(source=source)
+    keys = keys[keys["stage"] == "production"]
+    missing = [n for n in names if not keys[(keys["formula"] == n) & keys["key"].str.startswith(f"{fingerprint}/")
+                                            & (keys["status"] == "done")].size]
+    if not missing:
+        return
+    presets = {p.fingerprint(): name for name, p in PRESETS.items()}
+    other = sorted({presets.get(k.split("/", 1)[0], k.split("/", 1)[0])
+                    for k in keys[keys["formula"].isin(missing)]["key"]})
+    hint = f" (stored: runs of {', '.join(other)}; choose with --preset and the same settings)" if other else ""
+    raise InputError(f"no finished runs of {source} with the settings of --preset {preset} ({fingerprint}) for "
+                     f"{', '.join(missing)} in {db.safe_url}{hint}: run them (amorphdb validate without --stored, "
+                     "or amorphdb run) first")
 
 
 def _formulas(ref: Reference, formulas: Iterable[str], from_paper: int | None, melt_only: bool) -> list[str]:

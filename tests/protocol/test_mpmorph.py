@@ -33,6 +33,7 @@ class Row:
     stage: str
     status: str = "running"
     trajectory_sha256: str | None = None
+    trajectory_path: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,7 +58,7 @@ class MemoryLedger:
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         row = self.rows[run_id - 1]
-        for name in ("status", "trajectory_sha256"):
+        for name in ("status", "trajectory_sha256", "trajectory_path"):
             if name in fields:
                 setattr(row, name, fields.pop(name))
         row.fields.update(fields)

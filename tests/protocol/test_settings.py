@@ -140,3 +140,19 @@ def test_a_cell_too_large_for_the_memory_is_refused_in_one_line():
     cap = max_atoms(16 * 2**30)
     assert memory_needed(cap) <= 16 * 2**30 < memory_needed(cap + 1) and 1000 < cap < 5000
     assert settings_for("quick", atoms=100).atoms == 100
+
+
+def test_python_values_are_coerced_as_the_cli_gives_them():
+    # 2 and 2.0 are one protocol (one fingerprint, one work directory); one temperature is a list of one
+    assert settings_for("paper", timestep=2, tdamp=200).fingerprint() == PRESETS["paper"].fingerprint()
+    assert settings_for("quick", temperatures=1000).temperatures == (1000.0,)
+    assert settings_for("quick", atoms=48.0).atoms == 48 and isinstance(settings_for("quick", atoms=48.0).atoms, int)
+    for overrides, message in [({"atoms": "100"}, "atoms must be a number, got '100'"),
+                               ({"atoms": 10.5}, "atoms must be a whole number"),
+                               ({"temperatures": "1000"}, "temperatures must be a list of numbers"),
+                               ({"convergence": 1}, "convergence must be text"),
+                               ({"temperatures": [1500, 1500.0001]}, "must be distinct"),  # both would be T1500
+                               ({"scales": [0.8, 1.0, 1.0000001]}, "distinct positive volume scales"),
+                               ({"seed": -1}, "seed must not be negative")]:
+        with pytest.raises(InputError, match=message):
+            settings_for("quick", **overrides)

@@ -157,6 +157,8 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, li2o_frames, capsys):
         (["amorphous-limit", "Li2S", "--trajectory", str(li2o_frames)], "holds Li2O, not Li2S"),
         (["amorphous-limit", "Li2O", "--trajectory", str(tmp_path / "none.traj")], "does not exist"),
         (["amorphous-limit", "Li2O", "--snapshots", "0"], "snapshots must be at least 1"),
+        (["amorphous-limit", "Li2O", "--run-id", "999"], "no run with id 999"),
+        (["amorphous-limit", "Li2O", "--run-id", "1", "--trajectory", str(li2o_frames)], "not both"),
         (["synthesizability", str(_junk(tmp_path))], "cannot read a structure from"),
         (["synthesizability", str(_write(tmp_path / "g.cif", antifluorite())), "--limit-from", "Li2S"],
          "is Li2O; the limit of Li2S applies only to Li2S"),
@@ -173,6 +175,12 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, li2o_frames, capsys):
     gone.unlink()
     with pytest.raises(InputError, match="the trajectory of run .* is gone"):
         amorphous_limit("Li2O", db=db)
+    # a run id that is not a finished production run of the composition
+    check = db.add_run("Li2O", source="mlip-chgnet", temperature=1500.0, stage="check", key="T1500/check",
+                       status="done", trajectory_path=str(li2o_frames))
+    for run_id, formula in ((check, "Li2O"), (_stored_run(db, li2o_frames, "Li2S"), "Li2O")):
+        with pytest.raises(InputError, match=f"run {run_id} is not a finished production run of {formula}"):
+            amorphous_limit(formula, db=db, run_id=run_id)
     assert db.amorphous_limits() == []  # nothing was written
 
 

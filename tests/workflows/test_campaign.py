@@ -100,6 +100,10 @@ def _runs(path: Path) -> list:
     (["Cu"], {"production_steps": 60, "frame_interval": 5}, InputError, "the diffusion analysis needs"),
     (["Cu"], {"engine": "nonsense"}, EngineError, "unknown engine 'nonsense'"),
     (["Cu"], {"name": " "}, InputError, "needs a name"),
+    (["Cu", "Ag"], {"target_d_error": 0.2, "target_d_species": "Cu"}, InputError, "target D species Cu is not in Ag"),
+    (["Cu"], {"target_d_error": 0.2, "min_production_steps": 100, "production_steps": 2000,
+              "amorphous_limit": True, "frame_interval": 5}, InputError,
+     "10 limit snapshots 2 ps apart need 18 ps; a production run is 0.2 ps"),  # it may stop at its minimum
 ])
 def test_bad_input_is_one_line_before_any_md(tmp_path, stored, formulas, kwargs, error, message):
     before = _runs(stored)

@@ -243,6 +243,10 @@ def test_uncovered_element_is_refused_before_any_md(tmp_path, db):
     ("Xx2O", {}, InputError, "formula|element"),
     ("Cu", {"density": 40.0}, InputError, "too high to pack"),
     ("Cu", {"production_steps": 60, "frame_interval": 5}, InputError, "writes 13 frames; the diffusion analysis"),
+    ("Cu", {"target_d_error": 0.1, "min_production_steps": 60, "frame_interval": 5}, InputError,
+     "60 steps writes 13 frames"),  # a production run may stop at its minimum
+    ("Cu", {"fit_start_ps": 0.49}, InputError, r"fit window from --fit-start-ps 0.49 ps to half the shortest "
+                                               r"production run \(0.5 ps\) holds fewer than 3 frames"),
 ])
 def test_absurd_inputs(tmp_path, db, formula, overrides, error, message):
     with pytest.raises(error, match=message):
@@ -255,3 +259,21 @@ def test_a_short_production_is_fine_without_analysis(tmp_path, db):
                  **{**CU, "atoms": 8, "temperatures": [], "volume_steps": 20, "check_steps": 20, "production_steps": 60,
                     "energy_tolerance": 1.0, "pressure_tolerance": 1e6})
     assert [t.production.n_frames for t in result.temperatures] == [13]
+
+
+def test_a_relative_or_moved_work_directory_keeps_its_runs(tmp_path, monkeypatch):
+    settings = {**CU, "atoms": 8, "temperatures": [], "volume_steps": 20, "check_steps": 20, "production_steps": 60,
+                "energy_tolerance": 1.0, "pressure_tolerance": 1e6}
+    monkeypatch.chdir(tmp_path)
+    db = Database(tmp_path / "db.sqlite")
+    first = run("Cu", engine=EMT_SPEC, db=db, workdir="w", progress=False, analyse=False, **settings)
+    paths = [r.trajectory_path for r in db.show("Cu").runs]
+    assert paths and all(p.startswith(str(tmp_path / "w") + "/") for p in paths)  # absolute, not cwd-relative
+    (tmp_path / "w").rename(tmp_path / "moved")
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "moved").rglob("*.traj")}
+    again = run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path / "moved", progress=False, analyse=False, **settings)
+    runs = db.show("Cu").runs
+    assert [r.trajectory_path for r in runs] == [p.replace("/w/", "/moved/", 1) for p in paths]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "moved").rglob("*.traj")} == stamps  # no MD again
+    assert again.temperatures[0].production.energy == first.temperatures[0].production.energy
+    assert again.temperatures[0].production.path.startswith(str(tmp_path / "moved"))

@@ -15,6 +15,8 @@ from amorphdb.analysis.rdf import partial_rdfs, write_rdf_csv
 from amorphdb.cli import main
 from amorphdb.data import paper_dir
 from amorphdb.database import Database
+from amorphdb.errors import InputError
+from amorphdb.protocol.settings import PRESETS
 from amorphdb.reports.validation import summarise, validation_markdown, write_validation
 from amorphdb.units import AMU_PER_A3_IN_G_PER_CM3, KB_EV, PAPER_D_FACTOR
 from amorphdb.workflows.validation import OurResult, compare, load_reference, validate
@@ -58,10 +60,11 @@ def write_reference(root, formula: str, rdf: pd.DataFrame | None, *, density: di
 
 def ours_lif(rdf: pd.DataFrame) -> OurResult:
     return OurResult("LiF", "mlip-chgnet", rdf, {1000.0: 2.5, 1500.0: 2.4},
-                     {1000.0: 2 * d_ref(1000.0), 1500.0: 2 * d_ref(1500.0)}, 0.5)
+                     {1000.0: 2 * d_ref(1000.0), 1500.0: 2 * d_ref(1500.0)}, 0.5,
+                     Ea_temperatures=(1000.0, 1500.0))
 
 
-def check_lif_record(rec, m3gnet: pd.DataFrame, rdf: pd.DataFrame) -> None:
+def check_lif_record(rec, m3gnet: pd.DataFrame, rdf: pd.DataFrame, ea: float = 0.5) -> None:
     assert rec.formula == "LiF" and rec.error is None
     assert rec.rdf_r2 == pytest.approx(1.0)
     dft, m3g = rdf.drop(columns="r").to_numpy(), m3gnet.drop(columns="r").to_numpy()
@@ -74,7 +77,7 @@ def check_lif_record(rec, m3gnet: pd.DataFrame, rdf: pd.DataFrame) -> None:
     assert rec.density_ratio == pytest.approx({1000.0: 1.25, 1500.0: 1.0})
     # the published D are 3 × Einstein: ours are 2 × the reference's Einstein D, not 2/3
     assert rec.D_ratio == pytest.approx({1000.0: 2.0, 1500.0: 2.0})
-    assert rec.Ea_ref == pytest.approx(EA_REF, abs=1e-9) and rec.Ea_diff == pytest.approx(0.5 - EA_REF, abs=1e-9)
+    assert rec.Ea_ref == pytest.approx(EA_REF, abs=1e-9) and rec.Ea_diff == pytest.approx(ea - EA_REF, abs=1e-9)
 
 
 @pytest.fixture
@@ -110,7 +113,7 @@ def test_aimd_ea_is_taken_over_our_temperatures(tmp_path):
     assert ref.activation_energy("LiF", [2000.0, 2500.0, 5000.0]) == pytest.approx(exact)
     assert ref.activation_energy("LiF", [2500.0]) is None
     ours = OurResult("LiF", "mlip-chgnet", None, {}, {2000.0: d[2000.0], 2500.0: d[2500.0]}, exact + 0.1,
-                     {2000.0: 0.1 * d[2000.0]}, 0.05)
+                     {2000.0: 0.1 * d[2000.0]}, 0.05, (2000.0, 2500.0))
     rec = compare(ours, ref)
     assert rec.Ea_ref == pytest.approx(exact) and rec.Ea_diff == pytest.approx(0.1)
     assert abs(rec.Ea_ref_all - exact) > 0.05  # the four-temperature fit is not the comparison
@@ -137,17 +140,34 @@ def test_summary_counts_fractions_and_spreads():
 def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, db, tmp_path):
     rdf, m3gnet, root = lif
     ours = ours_lif(rdf)
-    for t in (5000.0, 1000.0, 1500.0):
-        run_id = db.add_run("LiF", source="mlip-chgnet", temperature=t, stage="production", key=f"T{t:g}",
-                            density=ours.density.get(t, 1.8))
+    paper, quick = PRESETS["paper"].fingerprint(), PRESETS["quick"].fingerprint()
+
+    def stored_run(fingerprint: str, t: float, status: str = "done", d: float | None = None,
+                   diffusive: bool = True) -> None:
+        run_id = db.add_run("LiF", source="mlip-chgnet", temperature=t, stage="production", status=status,
+                            key=f"{fingerprint}/T{t:g}/production/0", density=ours.density.get(t, 1.8 if t < 2500 else None))
         if t == 5000.0:
             db.add_rdf(run_id, rdf)
         else:
-            db.add_diffusivity(run_id, "Li", ours.D[t], 1e-6, method="msd", diffusive=True)
-    db.add_arrhenius("LiF", "mlip-chgnet", "Li", 0.5, 0.01, 1e-3, None, 1000.0, 1500.0)
+            db.add_diffusivity(run_id, "Li", ours.D[t] if d is None else d, 1e-6 * (1 if d is None else 10),
+                               method="msd", diffusive=diffusive)
+
+    for t in (5000.0, 1000.0, 1500.0):
+        stored_run(paper, t)
+    # none of these may enter: later runs of other settings, one not finished, a non-diffusive D
+    stored_run(quick, 1000.0, d=1.0)
+    stored_run(paper + "x", 1500.0, d=1.0)
+    stored_run(paper, 2000.0, status="failed", d=1.0)
+    stored_run(paper, 2500.0, d=5 * d_ref(2500.0), diffusive=False)
+    with pytest.raises(InputError, match=rf"no finished runs of mlip-chgnet with the settings of --preset fast "
+                                         rf"\({PRESETS['fast'].fingerprint()}\) for LiF .*\(stored: runs of "
+                                         rf"{paper}x, paper, quick; choose with --preset"):
+        validate(["LiF"], reference=root, stored=True, db=db, preset="fast")
     [rec] = validate(["LiF"], reference=root, stored=True, db=db)
-    check_lif_record(rec, m3gnet, rdf)
-    assert rec.D_err == {1000.0: 1e-6, 1500.0: 1e-6} and rec.Ea_err == 0.01
+    check_lif_record(rec, m3gnet, rdf, ea=EA_REF)  # Ea from our two D, which follow the reference's slope
+    assert rec.D_err == {1000.0: 1e-6, 1500.0: 1e-6} and set(rec.D) == {1000.0, 1500.0}
+    rel = np.hypot(1e-6 / ours.D[1000.0], 1e-6 / ours.D[1500.0])  # two points: σ(Ea) = σ(Δ ln D) / Δ(1/kT)
+    assert rec.Ea_err == pytest.approx(rel / (1 / (KB_EV * 1000.0) - 1 / (KB_EV * 1500.0)), rel=1e-6)
     assert rec.Ea_ref_all == pytest.approx(EA_REF, abs=1e-9)
     # the reference went into the same database, so the explorer's validation page compares the two
     from amorphdb.web.data import _validation
@@ -181,7 +201,7 @@ def test_write_validation_copes_with_records_without_d(tmp_path):
     ("good", [], "give formulas or --from-paper N"),
     ("good", ["LiF", "--from-paper", "1"], "not both"),
     ("good", ["--from-paper", "2"], "--from-paper must be between 1 and 1"),
-    ("good", ["LiF", "--stored"], "no runs of mlip-chgnet stored for LiF"),
+    ("good", ["LiF", "--stored"], "no finished runs of mlip-chgnet with the settings of --preset paper"),
 ])
 def test_bad_input_is_one_line_before_any_work(tmp_path, capsys, setup, args, message):
     root = tmp_path / "ref"
