@@ -168,7 +168,8 @@ def train_and_save(out: str | Path, kind: str = "best", *, data: str | Path | No
     database = Database(db) if data is None or db is not None else None
     table = load_table(data, None if data is not None else database, source=source)
     trained = train(table, kind, seed=seed, cv=cv, n_members=n_members, n_bootstrap=n_bootstrap, **params)
-    trained.metadata["data"] = str(data) if data is not None else f"database {db or 'default'} source {source}"
+    trained.metadata["data"] = (str(data) if data is not None  # the URL without its password
+                                else f"database {database.safe_url} source {source}")
     path = trained.save(out)
     model_id = None if database is None else database.add_model(path.stem, kind, path.resolve(), trained.metadata)
     return SavedModel(trained, path, model_id)

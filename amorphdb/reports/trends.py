@@ -136,6 +136,12 @@ def trend_tables(table: pd.DataFrame, temperature: float | None = None, min_coun
     if len(table) == 0:
         raise InputError("the table is empty: nothing to report")
     table = check_table(table, feature_columns(table), target=True)  # one-line errors naming row and column
+    pure = [f for f in table["formula"].unique() if {el.symbol for el in parse_formula(f).elements} == {"Li"}]
+    if pure:  # no anion to group by: lithium metal is not a trend point
+        log.warning("trends leave out %s: no element besides Li", ", ".join(pure))
+        table = table[~table["formula"].isin(pure)]
+        if len(table) == 0:
+            raise InputError("the table holds only lithium metal: nothing to report")
     if temperature is None:
         counts = table.groupby("temperature")["formula"].nunique()
         temperature = float(counts[counts == counts.max()].index.max())

@@ -64,7 +64,7 @@ def list_materials(db: DB, filters: SearchFilters, sort: Sort = "formula", order
 @router.get("/materials/{formula}", tags=["materials"], summary="Everything stored on one composition")
 def get_material(db: DB, formula: Formula) -> dict[str, Any]:
     """What `amorphdb show FORMULA --json` prints: runs with D per species and features, Arrhenius fits,
-    which RDFs and structures exist. 404 when the database has nothing on it."""
+    which RDFs and structures exist; trajectory files by name only. 404 when the database has nothing on it."""
     return data.material(db, formula)
 
 

@@ -64,7 +64,9 @@ class _PageMiddleware:
             pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
             if any(v == "" for _, v in pairs):
                 kept = urlencode([(k, v) for k, v in pairs if v != ""])
-                return await RedirectResponse(scope["path"] + (f"?{kept}" if kept else ""), 303)(scope, receive, send)
+                # one leading slash: "//host" would send the browser to another site
+                path = "/" + scope["path"].lstrip("/")
+                return await RedirectResponse(path + (f"?{kept}" if kept else ""), 303)(scope, receive, send)
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":

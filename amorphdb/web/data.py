@@ -83,9 +83,10 @@ def cached(key: Hashable, compute: Callable[[], T], ttl: float = CACHE_TTL_S) ->
 
 
 def fingerprint(db: Any) -> int:
-    """A hash of ``Database.summary()`` (runs, D, features and RDFs per source and temperature): it changes when
-    runs or their records are added, so summaries over the whole database are recomputed then."""
-    return hash(db.summary().to_csv(index=False))
+    """A hash of ``Database.summary()`` (runs, D, features and RDFs per source and temperature) and of the
+    Arrhenius fits: it changes when runs, their records or fits are added, so summaries over the whole
+    database are recomputed then."""
+    return hash(db.summary().to_csv(index=False) + db.arrhenius().to_csv(index=False))
 
 
 def canonical(formula: str) -> str:
@@ -143,13 +144,18 @@ def sources(db: Any) -> list[str]:
 
 
 def material(db: Any, formula: str) -> dict[str, Any]:
-    """What ``amorphdb show FORMULA --json`` prints; :class:`NotFound` when the database has nothing on it."""
+    """What ``amorphdb show FORMULA --json`` prints, trajectory files by name only (no server paths);
+    :class:`NotFound` when the database has nothing on it."""
     name = canonical(formula)
     try:
         view = db.show(name)
     except InputError:
         raise NotFound(f"no data on {name}") from None
-    return finite(view.to_dict() if hasattr(view, "to_dict") else view)
+    info = finite(view.to_dict() if hasattr(view, "to_dict") else view)
+    for record in (*info.get("runs", []), *info.get("amorphous_limits", [])):  # file names, not server paths
+        if record.get("trajectory_path"):
+            record["trajectory_path"] = Path(record["trajectory_path"]).name
+    return info
 
 
 def _source_order(source: str) -> tuple[int, str]:
@@ -365,8 +371,30 @@ def models(db: Any) -> list[dict[str, Any]]:
         out.append(finite({"name": m.name, "kind": m.kind, "source": m.source, "created_at": m.created_at,
                            "code_version": m.code_version, "n_rows": meta.get("n_rows"),
                            "n_formulas": meta.get("n_formulas"), "target": meta.get("target"),
-                           "data": meta.get("data"), "cv": meta.get("cv", {})}))
+                           "data": _public(meta.get("data")), "cv": meta.get("cv", {})}))
     return out
+
+
+def _public(data: str | None) -> str | None:
+    """What a model was trained on, fit to show anyone: a database URL without its password (models saved
+    before amorphdb stored it that way have it), a file by its name only (no server paths)."""
+    if not data:
+        return data
+    if data.startswith("database "):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        url, _, rest = data.removeprefix("database ").partition(" ")
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            parsed = None  # "default" or another word: no URL, nothing to hide
+        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database:
+            url = f"sqlite:///{Path(parsed.database).name}"
+        elif parsed is not None:
+            url = parsed.render_as_string(hide_password=True)
+        return f"database {url} {rest}".strip()
+    return Path(data).name
 
 
 _models: dict[tuple[str, float, int], Any] = {}

@@ -67,6 +67,11 @@ def test_report_recovers_planted_activation_energies_and_correlations(tmp_path):
     bad.loc[5, "AAV"] = "x"
     with pytest.raises(InputError, match=r"row 6 \(LiCl\), column 'AAV'"):
         trends.report(bad, tmp_path)
+    # lithium metal has no anion: left out of the trends, not an error for the whole table
+    metal = pd.concat([table, table[table["formula"] == "LiF"].assign(formula="Li")], ignore_index=True)
+    assert "Li" not in set(trends.trend_tables(metal, min_count=1).compositions["formula"])
+    with pytest.raises(InputError, match="only lithium metal"):
+        trends.trend_tables(metal[metal["formula"] == "Li"])
 
 
 def test_report_on_the_papers_table(paper_dir, tmp_path, capsys):

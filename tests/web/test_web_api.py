@@ -38,6 +38,8 @@ def test_materials_are_the_records_of_query_json(client, web_db, capsys, params,
 
 def test_material_is_show_json(client, web_db, capsys):
     expected = _cli_json(capsys, "show", FORMULA, "--db", str(web_db), "--json")
+    for run in expected["runs"]:  # the web gives the file name, not the server's path
+        run["trajectory_path"] = run["trajectory_path"] and run["trajectory_path"].rsplit("/", 1)[-1]
     assert client.get(f"/api/materials/{FORMULA}").json() == expected
     assert client.get("/api/materials/Li2Ti4").json()["formula"] == FORMULA  # any multiple of the formula
 
@@ -113,6 +115,34 @@ def test_runs_csv(client):
     ours = table[table["source"] == OURS]
     assert len(ours) == 4 and ours["D_Ti"].notna().all() and (table["formula"] == FORMULA).all()
     assert "AAV" in table.columns  # the paper's features of its runs
+
+
+def test_nothing_private_leaves_the_server(client):
+    from amorphdb.web.data import _public
+
+    models = {m["name"]: m for m in client.get("/api/models").json()}
+    assert models["lost-model"]["data"] == "database postgresql://amorph:***@dbhost/amorph source paper-aimd"
+    assert _public("database sqlite:////srv/private/amorphdb.sqlite source x") == "database sqlite:///amorphdb.sqlite source x"
+    assert _public("/srv/private/tables/ml_features.csv") == "ml_features.csv"
+    assert _public("database default source paper-aimd") == "database default source paper-aimd"
+    runs = [r for r in client.get(f"/api/materials/{FORMULA}").json()["runs"] if r["source"] == OURS]
+    assert [r["trajectory_path"] for r in runs] == ["production-0.traj"] * 4  # the file, not where it lies
+    # a page's blank-field redirect stays on this site: a request path "//host" (which a test client would read
+    # as a host) must not become the location "//host", another site
+    import asyncio
+
+    from amorphdb.web.app import _PageMiddleware
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": "//evil.example.com", "query_string": b"elements=&source=paper-aimd",
+             "headers": [], "method": "GET"}
+    asyncio.run(_PageMiddleware(None)(scope, None, send))
+    assert sent[0]["status"] == 303
+    assert dict(sent[0]["headers"])[b"location"] == b"/evil.example.com?source=paper-aimd"
 
 
 def test_models_and_prediction(client):

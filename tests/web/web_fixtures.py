@@ -37,7 +37,7 @@ def build_database_at(url: str | Path, folder: Path, paper_dir: Path) -> None:
         for t, d_li, d_ti in ((1000, 2.1e-5, 4e-6), (1500, 8.0e-5, 2.2e-5), (2000, 1.9e-4, 6e-5),
                               (2500, 3.3e-4, 1.1e-4)):
             run = db.add_run(FORMULA, source=OURS, temperature=t, stage="production", key=f"T{t}", engine="chgnet",
-                             density=4.1, status="done")
+                             density=4.1, status="done", trajectory_path=f"/srv/private/runs/T{t}/production-0.traj")
             db.add_diffusivity(run, "Li", d_li, 0.1 * d_li, "msd")
             db.add_diffusivity(run, "Ti", d_ti, 0.15 * d_ti, "msd")
             if t == 1500:
@@ -50,7 +50,8 @@ def build_database_at(url: str | Path, folder: Path, paper_dir: Path) -> None:
         trained = train(db.training_table(), "sisso-paper")
         model_path = trained.save(folder / f"{MODEL}.joblib")
         db.add_model(MODEL, "sisso-paper", model_path, trained.metadata)
-        db.add_model("lost-model", "rf", folder / "missing.joblib", {"n_rows": 1})
+        db.add_model("lost-model", "rf", folder / "missing.joblib",  # as amorphdb before 0.x stored it
+                     {"n_rows": 1, "data": "database postgresql://amorph:s3cret@dbhost/amorph source paper-aimd"})
 
 
 def file_digest(path: Path) -> str:
