@@ -7,6 +7,7 @@ Built on pymatgen's ``Composition``; this module only adds the checks and the on
 from __future__ import annotations
 
 import math
+import re
 
 from pymatgen.core import Composition, Element
 
@@ -21,6 +22,13 @@ def parse_formula(formula: str) -> Composition:
     text = (formula or "").strip()
     if not text:
         raise InputError("empty formula")
+    # what pymatgen accepts silently: an amount of 0 (it drops the element) and the isotopes D and T (read as H)
+    for symbol, amount in re.findall(r"([A-Z][a-z]?|\))\s*(\d*\.?\d+)", text):
+        if float(amount) == 0:
+            raise InputError(f"amount of {symbol if symbol != ')' else 'a group'} in {formula!r} must be "
+                             f"positive, got {amount}")
+    if {"D", "T"} & set(re.findall(r"[A-Z][a-z]?", text)):
+        raise InputError(f"isotopes (D, T) in {formula!r} are not supported: write H")
     try:
         comp = Composition(text)
     except Exception as exc:  # pymatgen raises ValueError/KeyError/CompositionError with long messages

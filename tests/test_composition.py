@@ -15,7 +15,9 @@ def test_parse_and_reduce():
 @pytest.mark.parametrize(
     ("formula", "message"),
     [("", "empty formula"), ("   ", "empty formula"), ("Xx2O", "unknown element 'Xx'"),
-     ("Li0.5O", "whole number"), ("li3PS4", "cannot parse")],
+     ("Li0.5O", "whole number"), ("li3PS4", "cannot parse"),
+     ("Li2S0", "amount of S in 'Li2S0' must be positive, got 0"),  # pymatgen would drop the S
+     ("Li(SO4)0", "amount of a group"), ("D2O", r"isotopes \(D, T\) .* write H")],  # pymatgen reads D as H
 )
 def test_bad_formulas_name_the_problem(formula, message):
     with pytest.raises(InputError, match=message):

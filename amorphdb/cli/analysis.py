@@ -51,7 +51,8 @@ def _cmd_diffusion(args):
 
 @command("arrhenius", "Fit Ea and D0 to the stored D(T) of a composition, extrapolate to 300 K, store the fit.",
          arg("formula"),
-         arg("--source", default="mlip-chgnet", help="runs of this source (default mlip-chgnet; paper-aimd, ...)"),
+         arg("--source", help="runs of this source, e.g. mlip-chgnet or paper-aimd (default: the one source with "
+                              "D of the species; an error naming them when there are several)"),
          arg("--species", default="Li", help="diffusing species (default Li)"),
          arg("--charge", type=float, metavar="Z", help="ionic charge of the species (e): adds the Nernst-Einstein "
              "conductivity at 300 K, at the stored density of the coldest fitted run"),

@@ -63,7 +63,8 @@ def _setting(default: Any, help: str, unit: str = "", *, none: str = "", added: 
 class ProtocolSettings:
     """Every number of the protocol (units: K, fs, kbar, bar⁻¹, g/cm³, Å). Defaults: the paper preset."""
 
-    atoms: int = _setting(100, "atoms in the cell: the smallest multiple of the formula unit with at least this many")
+    atoms: int = _setting(100, "atoms in the cell: the smallest multiple of the formula unit with at least this many "
+                               "(a formula unit of more than twice this many is refused as a likely mistake)")
     melt_temperature: float = _setting(5000.0, "melt temperature", "K")
     temperatures: tuple[float, ...] = _setting((1000.0, 1500.0, 2000.0, 2500.0),
                                                "quench temperatures, each quenched from the melt", "K")

@@ -92,6 +92,11 @@ def test_cli_arrhenius_is_a_thin_call(tmp_path, capsys):
     assert record["n_points"] == 3 and record["method"] == "unweighted least squares on ln D"
     assert main(["arrhenius", "Li3PS4", "--db", url]) == 0
     assert "unweighted: some D have no error" in capsys.readouterr().out
+    # without --source: the one source there is, as in the Python API; with two, an error naming them
+    db.add_diffusivity(db.add_run("Li3PS4", source="paper-aimd", temperature=1000, stage="imported", key="T1000"),
+                       "Li", 1e-5, None, "paper")
+    assert main(["arrhenius", "Li3PS4", "--db", url]) == 2
+    assert "several sources (mlip-chgnet, paper-aimd)" in capsys.readouterr().err
 
 
 ERRORS = [

@@ -26,6 +26,12 @@ def test_factory_engine_and_probe_coverage():
     check_elements(engine, "Cu3Au")  # EMT has Cu and Au parameters
     with pytest.raises(EngineError, match="does not cover element Li"):
         check_elements(engine, "LiCu")
+    # factories of other modules carry a hash of the spec: two modules' "make" never share a source
+    from amorphdb.engines.ase_factory import factory_name
+
+    assert factory_name("ase.calculators.lj:LennardJones") == "lennardjones"
+    a, b = factory_name("lab_a.potentials:make"), factory_name("lab_b.potentials:make")
+    assert a.startswith("make-") and b.startswith("make-") and a != b and factory_name("lab_a.potentials:make") == a
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -33,6 +39,9 @@ def test_factory_engine_and_probe_coverage():
     ("no_such_module_xyz:Calc", "cannot load engine"),
     ("ase.calculators.emt:NoSuchFactory", "cannot load engine"),
     ("builtins:dict", "not an ASE calculator"),
+    (":EMT", "with an absolute module name"),  # importlib's ValueError, once a traceback
+    (".emt:EMT", "with an absolute module name"),  # importlib's TypeError
+    ("ase.calculators.emt:", "with an absolute module name"),
 ])
 def test_bad_engine_specs(spec, message):
     with pytest.raises(EngineError, match=message):
@@ -56,7 +65,8 @@ def test_chgnet_real_weights_on_a_tiny_cell(tmp_path, capsys):
     out = capsys.readouterr()
     assert out.out == "" and "CHGNet" in out.err
     assert engine.name == "chgnet" and engine.version.startswith("0.")
-    assert {"Li", "P", "S"} <= engine.elements and "Am" not in engine.elements  # CHGNet: Z = 1..94
+    assert {"Li", "P", "S", "Bi", "Ac"} <= engine.elements and "Am" not in engine.elements  # CHGNet: Z = 1..94
+    assert len(engine.elements) == 89 and not {"Po", "At", "Rn", "Fr", "Ra"} & engine.elements  # not in MPtrj
     check_elements(engine, "Li3PS4")
     with pytest.raises(EngineError, match="element Am"):
         check_elements(engine, "AmO2")
