@@ -25,6 +25,18 @@ def arg(*names: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     return names, kwargs
 
 
+def plot_file(text: str) -> str:
+    """The argparse type of ``--plot``: a file name whose suffix matplotlib can write, checked before any work."""
+    from ..errors import InputError
+    from ..reports.plots import plot_path  # matplotlib only when a plot is asked for
+
+    try:
+        plot_path(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def command(name: str, help: str, *args: tuple[tuple[str, ...], dict[str, Any]]):
     """Register the decorated function as the sub-command ``name`` with the given arguments."""
 
@@ -68,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file the command was told to write or read: no folder, no permission, disk full
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"amorphdb: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("amorphdb: interrupted", file=sys.stderr)
         return 130

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _database, arg, command
+from . import _database, arg, command, plot_file
 
 
 @command("diffusion", "Print the tracer diffusivity D ± error (cm²/s) of each species in a trajectory.",
@@ -16,7 +16,7 @@ from . import _database, arg, command
              help="ionic charge (e) of a species, e.g. Li=1 (repeatable): adds its Nernst-Einstein conductivity"),
          arg("--temperature", type=float, metavar="K", help="temperature of the run for the conductivity "
              "(default: the target temperature of an amorphdb MD run)"),
-         arg("--plot", metavar="PNG", help="write the MSD curves and fits to this PNG"),
+         arg("--plot", metavar="PNG", type=plot_file, help="write the MSD curves and fits to this PNG"),
          arg("--json", action="store_true", help="print JSON: species -> D, D_err, diffusive, ..."))
 def _cmd_diffusion(args):
     import json
@@ -56,7 +56,7 @@ def _cmd_diffusion(args):
          arg("--species", default="Li", help="diffusing species (default Li)"),
          arg("--charge", type=float, metavar="Z", help="ionic charge of the species (e): adds the Nernst-Einstein "
              "conductivity at 300 K, at the stored density of the coldest fitted run"),
-         arg("--plot", metavar="PNG", help="write ln D against 1/T with the fit to this PNG"),
+         arg("--plot", metavar="PNG", type=plot_file, help="write ln D against 1/T with the fit to this PNG"),
          arg("--json", action="store_true", help="print the fit as JSON"))
 def _cmd_arrhenius(args):
     import json
@@ -100,7 +100,7 @@ def _cmd_arrhenius(args):
          arg("--sigma", type=float, default=0.1, help="Gaussian smoothing (Å, default 0.1 as the paper; 0: none)"),
          arg("--max-frames", type=int, default=1000, help="use at most this many evenly spaced frames"),
          arg("--format", help="ASE format name when the file name does not tell, e.g. lammps-dump-text"),
-         arg("--plot", metavar="PNG", help="write the partial RDFs to this PNG"))
+         arg("--plot", metavar="PNG", type=plot_file, help="write the partial RDFs to this PNG"))
 def _cmd_rdf(args):
     from ..analysis.rdf import partial_rdfs, write_rdf_csv
     from ..analysis.trajectory import read_trajectory
@@ -124,7 +124,7 @@ def _cmd_rdf(args):
              "sources, e.g. paper-aimd mlip-chgnet"),
          arg("--temperature", type=float, metavar="K", help="with --formula: the runs at this temperature "
              "(default: the highest that has RDFs)"),
-         arg("--plot", metavar="PNG", help="write both RDFs overlaid to this PNG"),
+         arg("--plot", metavar="PNG", type=plot_file, help="write both RDFs overlaid to this PNG"),
          arg("--json", action="store_true", help="print JSON: r2 and r2 per pair"))
 def _cmd_rdf_compare(args):
     import json

@@ -22,6 +22,9 @@ from .run import PROTOCOL_OPTIONS, protocol_kwargs
          arg("--dask-config", metavar="YAML", help="a YAML file of Dask settings (e.g. jobqueue: slurm: ...)"),
          arg("--retry-failed", action="store_true", help="run the tasks that failed before again"),
          arg("--json", action="store_true", help="status as JSON"),
+         arg("--stale-after", type=float, default=900.0, metavar="S",
+             help="status: a running task whose files have not changed for this many seconds is shown as "
+                  "interrupted (default 900)"),
          arg("--amorphous-limit", action="store_true",
              help="per composition, its amorphous limit after the coldest quench (docs/amorphous_limit.md)"),
          arg("--limit-snapshots", type=int, default=10, help="snapshots of the limit (default 10)"),
@@ -39,7 +42,7 @@ def _cmd_campaign(args):
     from .limit import _references
 
     if args.action == "status":
-        status = campaign.campaign_status(args.name, args.db)
+        status = campaign.campaign_status(args.name, args.db, stale_after=args.stale_after)
         print(json.dumps(status.to_dict(), indent=1, default=str) if args.json else status.table())
         return 0
     formulas = list(args.formulas)

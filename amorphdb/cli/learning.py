@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..errors import AmorphDBError
-from . import _database, _print_table, arg, command
+from ..protocol.settings import PRESETS, setting_info
+from . import _database, _print_table, arg, command, plot_file
+from .run import _setting_options
 
 
 _DATA_ARGS = (arg("--data", metavar="CSV", help="training table with the columns of ml_features.csv "
@@ -62,22 +64,33 @@ def _cmd_train(args):
          arg("--temperatures", type=float, nargs="+", default=[1000.0, 1500.0, 2000.0, 2500.0],
              help="K, with FORMULA"),
          arg("--engine", default="chgnet", help="MLIP of the quick run, with FORMULA"),
-         arg("--preset", default="predict", help="protocol preset, with FORMULA (default predict: 64 atoms, 3 ps "
-             "productions; quick is a demo only)"),
+         arg("--preset", default="predict", choices=list(PRESETS), help="protocol preset, with FORMULA (default "
+             "predict: 64 atoms, 3 ps productions; quick is a demo only)"),
          arg("--workdir", help="work directory of the MD runs"), arg("--device", help="torch device"),
-         arg("--plot", metavar="PNG", help="with FORMULA: D(T) of the model (band: ±1σ) and of the MD runs"))
+         arg("--plot", metavar="PNG", type=plot_file,
+             help="with FORMULA: D(T) of the model (band: ±1σ) and of the MD runs"),
+         arg("--no-progress", action="store_true", help="no progress bars, with FORMULA"),
+         *(o for o in _setting_options() if o[0] != ("--temperatures",)))
 def _cmd_predict(args):
+    from ..composition import scale_composition
     from ..learning.table import load_table
     from ..learning.train import predict, resolve_model
+    from ..protocol.settings import settings_for
     from ..workflows.predict import predict_formula
 
     if args.formula is None and not args.data:
         raise AmorphDBError("give a FORMULA, or --data with the feature rows to predict")
+    options = {info.name: getattr(args, info.name) for info in setting_info() if info.name != "temperatures"}
+    if args.formula is not None:  # formula and settings checked before a model may be trained on demand
+        scale_composition(args.formula, settings_for(args.preset, **options).atoms, mode="ceil")
+    elif args.plot or any(v is not None for v in options.values()):
+        raise AmorphDBError("--plot and the protocol settings apply to a FORMULA only")
     kind = args.model or ("best" if args.formula is not None and args.data else None)
     model = resolve_model(kind, (lambda: _training_table(args)) if args.formula is not None else None)
     if args.formula is not None:
         result = predict_formula(args.formula, args.temperatures, model, engine=args.engine, preset=args.preset,
-                                 db=_database(args), workdir=args.workdir, device=args.device)
+                                 db=_database(args), workdir=args.workdir, device=args.device,
+                                 progress=not args.no_progress, **options)
         print(result.text())
         table = result.to_frame()
         if args.plot:
@@ -121,15 +134,17 @@ def _cmd_evaluate(args):
 @command("report", "Trends: D and Ea by anion, Ea of binary Li-X against Li fraction, radius and group of X, "
          "Pearson r of the features with D (CSV and PNG).", *_DATA_ARGS,
          arg("--out", default="report", metavar="DIR", help="directory of the CSV and PNG files"),
-         arg("--temperature", type=float, help="K of the D distributions (default: the most common)"))
+         arg("--temperature", type=float, help="K of the D distributions (default: the most common)"),
+         arg("--min-count", type=int, default=3, help="anions with fewer compositions are left out of the "
+             "per-anion values (default 3)"))
 def _cmd_report(args):
     import pandas as pd
 
     from ..reports.trends import report
 
-    paths = report(_training_table(args), args.out, temperature=args.temperature)
+    paths = report(_training_table(args), args.out, temperature=args.temperature, min_count=args.min_count)
     groups = pd.read_csv(paths["anions"])
-    _print_table(groups[groups["n"] >= 3].round(4))
+    _print_table(groups[groups["n"] >= args.min_count].round(4))
     for name, path in paths.items():
         print(f"{name:14s} {path}")
     return 0

@@ -3,7 +3,9 @@
 A run whose trajectory is ``X.traj`` has: ``X.traj`` (ASE trajectory, one frame per ``frame_interval``
 steps), ``X.ckpt.npz`` (the checkpoint: the :class:`~amorphdb.md.state.MDState` plus the runner's
 bookkeeping; removed at the end) and ``X.result.json`` (the :class:`MDResult`, written last: a run with it,
-checksum matching, is finished). Every file is written to a temporary name and renamed into place.
+checksum matching, is finished), and ``X.lock`` while a process runs it (:func:`amorphdb.md.runner.run_nvt`
+holds an exclusive ``flock`` on it, so that two processes never write one run). Every file is written to a
+temporary name and renamed into place.
 """
 
 from __future__ import annotations

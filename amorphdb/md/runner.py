@@ -19,12 +19,15 @@ stored as converged or not, with what it reached.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import hashlib
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms, units
@@ -85,6 +88,31 @@ class StopDecision:
 StopRule = Callable[[RunSnapshot], StopDecision]
 
 
+def _one_process_per_run(func: Callable[..., MDResult]) -> Callable[..., MDResult]:
+    """Run ``func`` (:func:`run_nvt`) holding an exclusive lock on ``X.lock`` next to its trajectory ``X.traj``:
+    a second process on the same run (a campaign rerun while the first one's worker still runs it, ``amorphdb
+    run`` beside a campaign) gets an :class:`MDError` at once instead of writing the same files. The lock goes
+    with the process (``flock``: also on ``kill -9``); the file is removed once the run is finished."""
+
+    @functools.wraps(func)
+    def locked(atoms: Atoms, calculator: Calculator, **kwargs: Any) -> MDResult:
+        traj_path = Path(kwargs["path"])
+        traj_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = traj_path.with_suffix(".lock")
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise MDError(f"{kwargs.get('stage', 'md')}: another process is running this MD run "
+                              f"({traj_path}); wait for it to end or stop it") from None
+            result = func(atoms, calculator, **kwargs)
+            lock_path.unlink(missing_ok=True)  # finished: a later call finds the result, not the lock
+            return result
+
+    return locked
+
+
+@_one_process_per_run
 def run_nvt(
     atoms: Atoms,
     calculator: Calculator,

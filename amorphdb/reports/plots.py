@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -30,9 +32,23 @@ def _figure(figsize: tuple[float, float], dpi: int = DPI) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix, e.g. PNG) at the figure's resolution; returns the path."""
-    path = Path(path)
+    """Write ``fig`` to ``path`` (format from the suffix, e.g. PNG) at the figure's resolution; returns the path.
+    InputError for a suffix matplotlib cannot write (:func:`plot_path`)."""
+    path = plot_path(path)
     fig.savefig(path, dpi="figure")
+    return path
+
+
+def plot_path(path: str | Path) -> Path:
+    """``path`` when matplotlib can write a plot there by its suffix (.png, .pdf, .svg, ...); InputError when
+    the suffix is unknown or missing (matplotlib would add ``.png``, and the file would not be where asked)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(path)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lstrip(".").lower() not in formats:
+        raise InputError(f"cannot write a plot to {path}: give it one of the suffixes "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
     return path
 
 

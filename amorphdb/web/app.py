@@ -192,6 +192,14 @@ def serve(db_url: Any = None, host: str = "127.0.0.1", port: int = 8000, workers
         raise InputError(f"workers must be at least 1, got {workers}")
     if not 0 < port < 65536:
         raise InputError(f"port (--port) must be between 1 and 65535, got {port}")
+    from sqlalchemy.engine import make_url
+
+    from ..database.connection import normalise_url
+
+    url = make_url(normalise_url(db_url))
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise InputError(f"no database at {url.database}: the explorer only reads one; make it first "
+                         "(amorphdb import-paper, amorphdb run)")
     if not is_loopback(host):
         print(f"amorphdb: warning: serving on {host}:{port}, reachable from other machines, without "
               "authentication (read-only)", file=sys.stderr)

@@ -171,10 +171,14 @@ def _analyse(db: Database, settings: ProtocolSettings, formula: str,
              result: TemperatureResult) -> dict[str, SpeciesDiffusion]:
     """D per species, partial RDFs and features (with the source of their element data) of a production run,
     stored once (cached in a JSON file, which counts only while this database holds the run's features, stored
-    last)."""
+    last, and while the analysis settings, ``analysis_frames`` and ``fit_start_ps``, are those it was made with)."""
     cache = Path(result.production.path).with_suffix(".analysis.json")
+    made_with = {"analysis_frames": settings.analysis_frames, "fit_start_ps": settings.fit_start_ps}
     if cache.exists() and db.features(result.run_id):
-        return {sp: SpeciesDiffusion(**d) for sp, d in json.loads(cache.read_text()).items()}
+        cached = json.loads(cache.read_text())
+        if cached.get("settings") == made_with:
+            return {sp: SpeciesDiffusion(**d) for sp, d in cached["diffusion"].items()}
+        log.info("T=%g K: analysing again with %s", result.temperature, made_with)
     frames = read(result.production.path, index=":")
     dt_ps = settings.timestep * settings.frame_interval / 1000.0
     out: dict[str, SpeciesDiffusion] = {}
@@ -190,7 +194,8 @@ def _analyse(db: Database, settings: ProtocolSettings, formula: str,
                     element_data=element_data_source(formula))
     log.info("T=%g K analysis: %s", result.temperature,
              ", ".join(f"D({k})={v.D:.2e} cm2/s" for k, v in out.items()))
-    atomic_write(cache, lambda tmp: tmp.write_text(json.dumps({sp: d.to_dict() for sp, d in out.items()})))
+    atomic_write(cache, lambda tmp: tmp.write_text(json.dumps(
+        {"settings": made_with, "diffusion": {sp: d.to_dict() for sp, d in out.items()}})))
     return out
 
 

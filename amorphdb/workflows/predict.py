@@ -55,8 +55,8 @@ class FormulaPrediction:
 
 def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedModel, engine: str = "chgnet",
                     preset: str = "predict", db: Database | str | os.PathLike[str] | None = None,
-                    workdir: str | Path | None = None,
-                    device: str | None = None, **protocol_options: Any) -> FormulaPrediction:
+                    workdir: str | Path | None = None, device: str | None = None, progress: bool = True,
+                    **protocol_options: Any) -> FormulaPrediction:
     """Melt-quench ``formula`` with the MLIP (:func:`amorphdb.run`, its features stored per production run in
     the database), then ``model`` on those features at each of ``temperatures`` (K).
 
@@ -75,7 +75,7 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
         raise InputError(f"give one or more positive temperatures (K), got {temps}")
     db = as_database(db)
     result = run(formula, preset=preset, engine=engine, temperatures=temps, db=db, workdir=workdir,
-                 device=device, **protocol_options)
+                 device=device, progress=progress, **protocol_options)
     rows, md = [], []
     for t in result.temperatures:
         if t.temperature in temps:

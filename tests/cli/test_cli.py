@@ -55,3 +55,20 @@ def test_show_prints_why_a_run_failed(tmp_path, capsys):
                           message="T=1000 K volume 0/x0.8: MD blew up at step 1")
     assert main(["show", "Cu", "--db", url]) == 0
     assert "failed: mlip-emt k1: T=1000 K volume 0/x0.8: MD blew up at step 1" in capsys.readouterr().out
+
+
+def test_files_that_cannot_be_written_are_one_line(tmp_path, capsys):
+    from ase.build import bulk
+    from ase.io import write
+
+    structure = tmp_path / "cu.xyz"
+    write(structure, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    assert main(["rdf", str(structure), "--out", str(blocked / "rdf.csv")]) == 2  # an OSError from pandas
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("amorphdb: error: ") and str(blocked) in err[0]
+    # a plot without a suffix matplotlib writes is refused before any work (it would have become x.png)
+    with pytest.raises(SystemExit):
+        main(["rdf", str(structure), "--out", str(tmp_path / "rdf.csv"), "--plot", str(tmp_path / "x")])
+    assert "give it one of the suffixes .avif" in capsys.readouterr().err and not (tmp_path / "rdf.csv").exists()

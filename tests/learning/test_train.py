@@ -98,6 +98,12 @@ def test_cli_train_predict_and_bad_rows(synth, tmp_path, capsys):
     bad.to_csv(data, index=False)
     assert main(["predict", "--model", str(model), "--data", str(data)]) == 2
     assert "row 7 (Li3O), column 'LNC'" in capsys.readouterr().err
+    # a FORMULA and its settings are checked before a model is trained on demand (this one would train rf)
+    for args, message in ((["Xx2S"], "unknown element 'Xx'"), (["Li2S", "--atoms", "0"], "atoms must be at least 1"),
+                          (["--atoms", "48"], "apply to a FORMULA only")):
+        assert main(["predict", *args, "--model", "rf", "--data", str(data)]) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err and "training" not in captured.err + captured.out
     assert main(["evaluate", "--data", str(data), "--models", "rf", "--curves", "LiXx"]) == 2
     assert "LiXx not in the training table" in capsys.readouterr().err
 

@@ -235,3 +235,16 @@ def test_non_finite_forces_are_detected(tmp_path):
 def test_absurd_md_inputs(tmp_path, kwargs):
     with pytest.raises(InputError):
         run_nvt(_copper(2), EMT(), path=tmp_path / "bad.traj", progress=False, **kwargs)
+
+
+def test_a_run_another_process_holds_is_refused(tmp_path):
+    import fcntl
+
+    path = tmp_path / "busy.traj"
+    with open(path.with_suffix(".lock"), "a") as held:  # as a second process running this run holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(MDError, match=r"melt: another process is running this MD run \(.*busy.traj\)"):
+            run_nvt(_copper(2), EMT(), temperature=300, n_steps=20, path=path, stage="melt", progress=False)
+        assert not path.exists()  # nothing written
+    result = run_nvt(_copper(2), EMT(), temperature=300, n_steps=20, path=path, stage="melt", progress=False)
+    assert result.n_steps == 20 and not path.with_suffix(".lock").exists()  # released with its process

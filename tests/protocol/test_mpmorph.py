@@ -146,6 +146,19 @@ def test_rescale_cap_marks_the_run_where_the_search_stopped(tmp_path):
     assert failed[0].fields["message"] == str(err.value)
 
 
+def test_statistical_check_too_short_to_judge_fails_at_once(tmp_path):
+    # 20-step checks: the pressure's error is unknown; rescaling by the mean P would meet it again to the cap
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, convergence="statistical",
+                   energy_tolerance=1.0, max_rescales=6)
+    with pytest.raises(ConvergenceError, match=r"check 0: the statistical test cannot judge \|P\| = .* its error is "
+                                               r"unknown, .* \(20 steps\); raise --check-steps") as err:
+        equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+    failed = [r for r in ledger.rows if r.status == "failed"]
+    assert [r.key.split("/", 1)[1] for r in failed] == ["T300/check/0"] and len(ledger.stage("check")) == 1
+    assert failed[0].fields["message"] == str(err.value)
+
+
 def test_protocol_imports_neither_database_nor_analysis():
     code = ("import sys, amorphdb.protocol.mpmorph, amorphdb.protocol.results; "
             "bad = [m for m in sys.modules if m.startswith(('amorphdb.database', 'amorphdb.analysis', "

@@ -82,3 +82,12 @@ def test_serve_checks_the_port_before_opening_anything(no_server, tmp_path, port
     with pytest.raises(InputError, match="between 1 and 65535"):
         serve(f"sqlite:///{tmp_path / 'absent.sqlite'}", port=port)
     assert not no_server and not (tmp_path / "absent.sqlite").exists()
+
+
+def test_serve_does_not_make_a_database(no_server, tmp_path, capsys):
+    from amorphdb.cli import main
+
+    missing = tmp_path / "typo" / "amorphdb.sqlite"
+    assert main(["serve", "--db", str(missing)]) == 2
+    assert f"no database at {missing}: the explorer only reads one" in capsys.readouterr().err
+    assert not no_server and not missing.parent.exists()

@@ -3,6 +3,7 @@ resume, the Arrhenius rule, blow-ups and bad input."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -277,3 +278,18 @@ def test_a_relative_or_moved_work_directory_keeps_its_runs(tmp_path, monkeypatch
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "moved").rglob("*.traj")} == stamps  # no MD again
     assert again.temperatures[0].production.energy == first.temperatures[0].production.energy
     assert again.temperatures[0].production.path.startswith(str(tmp_path / "moved"))
+
+
+def test_the_analysis_is_redone_when_its_settings_change(tmp_path, caplog):
+    settings = {**CU, "atoms": 8, "temperatures": [], "volume_steps": 20, "check_steps": 20, "production_steps": 150,
+                "energy_tolerance": 1.0, "pressure_tolerance": 1e6, "analysis_frames": 5}
+    db = Database(tmp_path / "db.sqlite")
+    first = run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **settings)
+    cache = Path(first.temperatures[0].production.path).with_suffix(".analysis.json")
+    assert json.loads(cache.read_text())["settings"] == {"analysis_frames": 5, "fit_start_ps": None}
+    with caplog.at_level("INFO", logger="amorphdb"):
+        run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **settings)  # nothing to redo
+        assert "analysing again" not in caplog.text
+        run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **{**settings, "analysis_frames": 10})
+    assert "analysing again with {'analysis_frames': 10, 'fit_start_ps': None}" in caplog.text
+    assert json.loads(cache.read_text())["settings"]["analysis_frames"] == 10

@@ -65,6 +65,7 @@ def test_the_model_gets_the_stored_features_of_each_asked_temperature(monkeypatc
     (formula, kwargs), = calls
     assert formula == "Li4O2" and kwargs.pop("db") is not None
     assert kwargs == dict(preset="quick", engine="chgnet", temperatures=[1500.0, 2500.0], workdir=None, device=None,
+                          progress=True,
                           atoms=12)
     assert list(model.rows["temperature"]) == [1500.0, 2500.0] and set(model.rows["formula"]) == {"Li2O"}
     assert list(model.rows["AAV"]) == [2.0, 4.0]  # the features stored for each production run
