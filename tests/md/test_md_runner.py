@@ -110,15 +110,18 @@ class _InterruptedEMT(EMT):
         super().calculate(*args, **kwargs)
 
 
-@pytest.mark.parametrize("calls", [21, 58, 99])  # just after a checkpoint, between two, on the last step
-def test_interrupted_run_resumes_bit_for_bit(tmp_path, calls):
+@pytest.mark.parametrize("calls, step", [(21, 20), (58, 40), (99, 80)])  # after a checkpoint, between two, last step
+def test_interrupted_run_resumes_bit_for_bit(tmp_path, caplog, calls, step):
     kwargs = dict(temperature=900, n_steps=100, frame_interval=5, checkpoint_interval=20, seed=3, progress=False)
     reference = run_nvt(_copper(2), EMT(), path=tmp_path / "ref.traj", **kwargs)
     path = tmp_path / "cut.traj"
     with pytest.raises(_Interrupted):
         run_nvt(_copper(2), _InterruptedEMT(calls), path=path, **kwargs)
     assert path.with_suffix(".ckpt.npz").exists() and load_result(path) is None
-    _assert_same_run(reference, run_nvt(_copper(2), EMT(), path=path, **kwargs), 21)
+    with caplog.at_level("INFO", logger="amorphdb.md"):
+        resumed = run_nvt(_copper(2), EMT(), path=path, **kwargs)
+    assert f"md: resuming at step {step} of 100" in caplog.text  # from the checkpoint, not from the start
+    _assert_same_run(reference, resumed, 21)
 
 
 def _assert_same_run(reference: MDResult, resumed: MDResult, n_frames: int) -> None:

@@ -54,7 +54,15 @@ def test_serve_in_several_processes(web_db, no_server, monkeypatch):
     assert target == "amorphdb.web.app:create_app" and kw["factory"] and kw["workers"] == 3
     import os
 
+    from uvicorn.importer import import_from_string
+
     assert os.environ["AMORPHDB_URL"] == f"sqlite:///{web_db}"  # what each worker opens
+    worker_app = import_from_string(target)()  # as each worker process builds its app
+    assert worker_app.state.db.url == f"sqlite:///{web_db}"
+    from fastapi.testclient import TestClient
+
+    with TestClient(worker_app) as c:
+        assert c.get("/api/models").status_code == 200
 
 
 @pytest.mark.parametrize("argv, message", [(["--port", "70000"], "--port"), (["--workers", "0"], "workers")])

@@ -167,7 +167,7 @@ def test_task_book_keeps_done_and_failed_tasks_for_a_rerun(tmp_path):
     assert book.get("c1", "Cu", "melt").status == "queued"
 
 
-def test_status_of_a_campaign(tmp_path):
+def test_status_of_a_campaign(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     with pytest.raises(InputError, match="no campaign in sqlite:///"):
         campaign_status(db=url)
@@ -197,8 +197,15 @@ def test_status_of_a_campaign(tmp_path):
     assert "Ag               melt     failed       engine emt does not cover element Ag" in text
     assert text.splitlines()[-1] == "1 queued, 1 running, 3 done, 1 failed tasks; 1 of 2 compositions done, 1 failed"
     # the CLI prints the same, and JSON
+    capsys.readouterr()
     assert main(["campaign", "status", "--db", url]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == campaign_status(db=url).table().rstrip("\n")
     assert main(["campaign", "status", "--db", url, "--name", "first", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["campaign"] == "first" and [(t["formula"], t["task"], t["state"]) for t in doc["tasks"]] == [
+        ("Cu", "melt", "queued")]
+    assert main(["campaign", "status", "--db", url, "--stale-after", "-1"]) == 0  # the running task: interrupted
+    assert "Ag               T1000    interrupted" in capsys.readouterr().out
 
 
 def test_status_json_and_cli_errors(tmp_path, capsys):

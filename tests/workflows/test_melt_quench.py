@@ -102,6 +102,12 @@ def reference(tmp_path_factory):
     return result, db
 
 
+def _stamps(folder: Path) -> dict[Path, int]:
+    """Modification times (ns) of the trajectories and analysis caches under ``folder``: a deterministic rerun
+    reproduces their contents, so only the times tell that nothing was run or analysed again."""
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.suffix in (".traj", ".json")}
+
+
 def _rows(db: Database) -> dict[str, tuple]:
     return {r.key: (r.stage, r.status, r.density, r.energy, r.trajectory_sha256) for r in db.show("Cu").runs}
 
@@ -139,21 +145,24 @@ def test_protocol_stores_every_run_and_its_analysis(reference):
 @pytest.mark.slow
 def test_rerun_finds_everything_and_duplicates_nothing(reference):
     result, db = reference
-    before = _rows(db)
+    before, stamps = _rows(db), _stamps(result.workdir)
     again = run("Cu", preset="quick", engine=EMT_SPEC, db=db, workdir=result.workdir.parent, progress=False, **CU)
     assert _rows(db) == before
     assert [t.production for t in again.temperatures] == [t.production for t in result.temperatures]
-    assert [t.diffusion for t in again.temperatures] == [t.diffusion for t in result.temperatures]  # from the cache
+    assert [t.diffusion for t in again.temperatures] == [t.diffusion for t in result.temperatures]
+    assert _stamps(result.workdir) == stamps  # no trajectory and no analysis file written again
 
 
 @pytest.mark.slow
 def test_a_new_database_over_the_same_work_directory_gets_everything(reference, tmp_path):
     result, db = reference
     fresh = Database(tmp_path / "fresh.sqlite")
+    trajectories = {p: t for p, t in _stamps(result.workdir).items() if p.suffix == ".traj"}
     bare = run("Cu", preset="quick", engine=EMT_SPEC, db=fresh, workdir=result.workdir.parent, progress=False,
                analyse=False, **CU)
     assert "Ea(Cu): not computed (no diffusion analysis)" in bare.table()
-    assert _rows(fresh) == _rows(db)  # the finished MD runs are taken from their files, not run again
+    assert _rows(fresh) == _rows(db)
+    assert {p: t for p, t in _stamps(result.workdir).items() if p.suffix == ".traj"} == trajectories  # not rerun
     assert not any(r.diffusivity for r in fresh.show("Cu").runs)
     again = run("Cu", preset="quick", engine=EMT_SPEC, db=fresh, workdir=result.workdir.parent, progress=False, **CU)
     production = [r for r in fresh.show("Cu").runs if r.stage == "production"]
@@ -287,9 +296,10 @@ def test_the_analysis_is_redone_when_its_settings_change(tmp_path, caplog):
     first = run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **settings)
     cache = Path(first.temperatures[0].production.path).with_suffix(".analysis.json")
     assert json.loads(cache.read_text())["settings"] == {"analysis_frames": 5, "fit_start_ps": None}
+    stamp = cache.stat().st_mtime_ns
     with caplog.at_level("INFO", logger="amorphdb"):
         run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **settings)  # nothing to redo
-        assert "analysing again" not in caplog.text
+        assert "analysing again" not in caplog.text and cache.stat().st_mtime_ns == stamp  # the cache was used
         run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **{**settings, "analysis_frames": 10})
     assert "analysing again with {'analysis_frames': 10, 'fit_start_ps': None}" in caplog.text
     assert json.loads(cache.read_text())["settings"]["analysis_frames"] == 10
