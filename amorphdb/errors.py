@@ -21,6 +21,10 @@ class MDError(AmorphDBError, RuntimeError):
     """Molecular dynamics failed: exploding energies or forces, runaway temperature, atoms overlapping."""
 
 
+class RunBusyError(MDError):
+    """Another process is running the same MD run (it holds the run's lock)."""
+
+
 class ConvergenceError(MDError):
     """The volume search hit its iteration cap without converging."""
 

@@ -244,24 +244,29 @@ class Database:
 
         self._add_to_run(run_id, "rdfs", R.rdf_rows(validate_rdf(rdf, "RDF table", allow_nan=True)))
 
-    def rdf(self, formula: str, source: str, temperature: float | None = None) -> pd.DataFrame | None:
+    def rdf(self, formula: str, source: str, temperature: float | None = None,
+            run_id: int | None = None) -> pd.DataFrame | None:
         """Partial RDFs of ``formula`` from ``source``: columns ``r`` (Å) and one per pair; None when absent.
 
-        Without ``temperature``, the highest temperature that has RDFs (the paper's are at 5000 K).
+        Those of run ``run_id``; else of the latest run with RDFs at ``temperature`` (K; default the highest
+        temperature that has RDFs, as the paper's are at 5000 K).
         """
         name = parse_formula(formula).reduced_formula
-        stmt = (select(Run.temperature, RDF.pair, RDF.r, RDF.g).join(Run, RDF.run_id == Run.id).join(Material)
-                .where(Material.formula == name, Run.source == source).order_by(Run.temperature.desc(), RDF.id))
+        stmt = (select(Run.temperature, Run.id, RDF.pair, RDF.r, RDF.g).join(Run, RDF.run_id == Run.id)
+                .join(Material).where(Material.formula == name, Run.source == source)
+                .order_by(Run.temperature.desc(), Run.id.desc(), RDF.id))
+        if run_id is not None:
+            stmt = stmt.where(Run.id == run_id)
         rows = self._conn.read(lambda s: s.execute(stmt).all())
         if temperature is not None:
             rows = [row for row in rows if abs(row[0] - float(temperature)) < 1e-6]
         if not rows:
             return None
-        rows = [row for row in rows if row[0] == rows[0][0]]
-        table = pd.DataFrame({"r": rows[0][2]})
-        for _, pair, r, g in rows:
+        rows = [row for row in rows if row[1] == rows[0][1]]  # one run: several would mix their pairs
+        table = pd.DataFrame({"r": rows[0][3]})
+        for _, _, pair, r, g in rows:
             if len(g) != len(table):
-                raise DatabaseError(f"RDF {pair} of {name} ({source}) has another r grid than {rows[0][1]}")
+                raise DatabaseError(f"RDF {pair} of {name} ({source}) has another r grid than {rows[0][2]}")
             table[pair] = [math.nan if v is None else v for v in g]
         return table
 

@@ -27,6 +27,8 @@ from .state import MDState
 TRAJ_PROPERTIES = ["energy", "forces", "stress"]
 #: checkpoint layout; a checkpoint of another version is not resumed
 CHECKPOINT_VERSION = 3
+#: older layouts still resumed: 2 has the run's parameters instead of its start key (checked the old way)
+READABLE_CHECKPOINTS = (2, 3)
 
 
 @dataclass
@@ -144,13 +146,14 @@ def save_checkpoint(path: Path, state: MDState, **bookkeeping: np.ndarray | int)
 
 
 def load_checkpoint(path: Path) -> tuple[MDState, dict[str, np.ndarray]] | None:
-    """(state, bookkeeping arrays) saved by :func:`save_checkpoint`; ``None`` when ``path`` is absent or
-    holds another checkpoint version (e.g. one written before the state existed)."""
+    """(state, bookkeeping arrays) saved by :func:`save_checkpoint` (or a version of
+    :data:`READABLE_CHECKPOINTS`); ``None`` when ``path`` is absent or holds another checkpoint version (e.g. one
+    written before the state existed)."""
     if not path.exists():
         return None
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
-    if int(arrays.pop("version", -1)) != CHECKPOINT_VERSION:
+    if int(arrays.pop("version", -1)) not in READABLE_CHECKPOINTS:
         return None
     try:
         state = MDState.from_arrays(arrays)

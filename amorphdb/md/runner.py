@@ -36,7 +36,7 @@ from ase.io.trajectory import Trajectory
 from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
 
-from ..errors import InputError, MDError
+from ..errors import InputError, MDError, RunBusyError
 from ..units import AMU_PER_A3_IN_G_PER_CM3
 from .files import (TRAJ_PROPERTIES, MDResult, load_checkpoint, load_result, run_files, save_checkpoint,
                     sha256_file, truncate_trajectory, write_result)
@@ -91,11 +91,13 @@ StopRule = Callable[[RunSnapshot], StopDecision]
 def _one_process_per_run(func: Callable[..., MDResult]) -> Callable[..., MDResult]:
     """Run ``func`` (:func:`run_nvt`) holding an exclusive lock on ``X.lock`` next to its trajectory ``X.traj``:
     a second process on the same run (a campaign rerun while the first one's worker still runs it, ``amorphdb
-    run`` beside a campaign) gets an :class:`MDError` at once instead of writing the same files. The lock goes
-    with the process (``flock``: also on ``kill -9``); the file is removed once the run is finished."""
+    run`` beside a campaign) gets a :class:`RunBusyError` at once instead of writing the same files. The lock
+    goes with the process (``flock``: also on ``kill -9``); the file is removed when the call ends."""
 
     @functools.wraps(func)
     def locked(atoms: Atoms, calculator: Calculator, **kwargs: Any) -> MDResult:
+        if "path" not in kwargs:
+            return func(atoms, calculator, **kwargs)  # its own TypeError
         traj_path = Path(kwargs["path"])
         traj_path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = traj_path.with_suffix(".lock")
@@ -103,11 +105,13 @@ def _one_process_per_run(func: Callable[..., MDResult]) -> Callable[..., MDResul
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise MDError(f"{kwargs.get('stage', 'md')}: another process is running this MD run "
-                              f"({traj_path}); wait for it to end or stop it") from None
-            result = func(atoms, calculator, **kwargs)
-            lock_path.unlink(missing_ok=True)  # finished: a later call finds the result, not the lock
-            return result
+                raise RunBusyError(f"{kwargs.get('stage', 'md')}: another process is running this MD run "
+                                   f"({traj_path.parent.name}/{traj_path.name}); wait for it to end or stop "
+                                   "it") from None
+            try:
+                return func(atoms, calculator, **kwargs)
+            finally:
+                lock_path.unlink(missing_ok=True)  # still held: no other process can be running the run now
 
     return locked
 
@@ -184,7 +188,7 @@ def run_nvt(
     calculator.reset()
     energy_forces = _finite_positions_only(atoms_energy_forces(atoms))
     volume = atoms.get_volume()
-    resumed = _resume(ckpt_path, atoms, key, traj_path, stage)
+    resumed = _resume(ckpt_path, atoms, key, params, traj_path, stage)
     if resumed is None:
         traj_path.unlink(missing_ok=True)
     traj = Trajectory(str(traj_path), "a", properties=TRAJ_PROPERTIES)
@@ -345,7 +349,7 @@ def start_key(atoms: Atoms, params: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _resume(path: Path, atoms: Atoms, key: str, traj_path: Path,
+def _resume(path: Path, atoms: Atoms, key: str, params: np.ndarray, traj_path: Path,
             stage: str) -> tuple[MDState, int, np.ndarray] | None:
     """(state, frames written, observables) from the checkpoint, with the trajectory cut back to it and
     ``atoms`` moved to its positions; ``None`` when there is none or it belongs to another start
@@ -356,7 +360,13 @@ def _resume(path: Path, atoms: Atoms, key: str, traj_path: Path,
             log.warning("%s: checkpoint %s is of another version; starting over", stage, path)
         return None
     state, book = loaded
-    if str(book["start_key"]) != key:
+    if "start_key" in book:
+        same = str(book["start_key"]) == key
+    else:  # a version-2 checkpoint (before start keys): its parameters, atoms and cell, as that version checked
+        same = (book["params"].shape == params.shape and np.allclose(book["params"], params)
+                and np.array_equal(state.numbers, atoms.numbers)
+                and np.allclose(state.cell, atoms.cell[:], rtol=1e-12, atol=1e-12))
+    if not same:
         log.warning("%s: checkpoint %s belongs to another start structure or other settings; starting over",
                     stage, path)
         return None

@@ -30,7 +30,7 @@ from pymatgen.core import Composition
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from ..engines.base import Potential
-from ..errors import ConvergenceError, InputError, MDError
+from ..errors import ConvergenceError, InputError, MDError, RunBusyError
 from ..md.files import MDResult, atomic_write, load_result
 from ..md.runner import StopRule, run_nvt
 from ..structure import pack
@@ -118,6 +118,8 @@ class RunContext:
                              max_temperature_factor=s.max_temperature_factor, start_temperature=start_temperature,
                              min_distance=s.min_distance,
                              progress=self.progress, stop=stop)
+        except RunBusyError:  # another process runs it: its row is that process's to finish, not ours to fail
+            raise
         except Exception as exc:  # MDError, or a calculator failing in its own way: the row must not stay "running"
             text = str(exc) if isinstance(exc, MDError) else (
                 f"T={temperature:g} K {stage} {iteration}{label}: {type(exc).__name__}: {exc}")

@@ -155,9 +155,9 @@ class ProtocolSettings:
             (all(v is None or positive(v) for v in (self.pressure_error_fraction, self.target_d_error)),
              "the pressure error fraction and the target D error must be positive"),
             (min(self.min_volume_steps, self.min_production_steps) >= 2, "minimum run lengths must be at least 2"),
-            (self.fit_start_ps is None or 0 < self.fit_start_ps < 0.5 * self.shortest_production_ps(),
-             f"the D fit start must be positive and below half the shortest production run "
-             f"({0.5 * self.shortest_production_ps():g} ps), got {self.fit_start_ps} ps"),
+            (self.fit_start_ps is None or 0 < self.fit_start_ps < 0.5 * self.production_steps * self.timestep / 1000,
+             f"the D fit start must be positive and below half the production run "
+             f"({0.5 * self.production_steps * self.timestep / 1000:g} ps), got {self.fit_start_ps} ps"),
         ]
         for ok, message in checks:
             if not ok:
@@ -172,9 +172,11 @@ class ProtocolSettings:
         return steps * self.timestep / 1000.0
 
     def fingerprint(self) -> str:
-        """Short hash of the settings that change the runs (not the temperature list, not the analysis)."""
+        """Short hash of the settings that change the runs (not the temperature list, not the analysis: the fit
+        start of D counts only with ``target_d_error``, whose stop rule it steers)."""
         added = {f.name: f.default for f in fields(self) if f.metadata["added"]}
-        data = {k: v for k, v in asdict(self).items() if k not in ("temperatures", "analysis_frames")
+        analysis = {"analysis_frames"} | ({"fit_start_ps"} if self.target_d_error is None else set())  # no stop rule
+        data = {k: v for k, v in asdict(self).items() if k not in ("temperatures", *analysis)
                 and not (k in added and v == added[k])}
         return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
 

@@ -377,24 +377,28 @@ def models(db: Any) -> list[dict[str, Any]]:
 
 def _public(data: str | None) -> str | None:
     """What a model was trained on, fit to show anyone: a database URL without its password (models saved
-    before amorphdb stored it that way have it), a file by its name only (no server paths)."""
+    before amorphdb stored it that way have it) and a file by its name only (no server paths)."""
     if not data:
         return data
-    if data.startswith("database "):
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+    if not data.startswith("database "):
+        return Path(data).name
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-        url, _, rest = data.removeprefix("database ").partition(" ")
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            parsed = None  # "default" or another word: no URL, nothing to hide
-        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database:
-            url = f"sqlite:///{Path(parsed.database).name}"
-        elif parsed is not None:
-            url = parsed.render_as_string(hide_password=True)
-        return f"database {url} {rest}".strip()
-    return Path(data).name
+    where, sep, source = data.removeprefix("database ").rpartition(" source ")
+    if not sep:
+        where, source = data.removeprefix("database "), None
+    try:
+        url = make_url(where) if "://" in where else None
+    except ArgumentError:
+        url = None
+    if url is None:  # "default", or a bare file path given as --db
+        shown = where if where == "default" else Path(where).name
+    elif url.get_backend_name() == "sqlite":
+        shown = f"sqlite:///{Path(url.database or '').name}"
+    else:
+        shown = url._replace(query={}).render_as_string(hide_password=True)  # no ?password=... either
+    return f"database {shown}" + (f" source {source}" if source is not None else "")
 
 
 _models: dict[tuple[str, float, int], Any] = {}

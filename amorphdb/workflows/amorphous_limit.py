@@ -260,6 +260,8 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
     run = None
     if trajectory is not None and run_id is not None:
         raise InputError("give a trajectory file or a run id, not both")
+    if run_id is not None and (temperature is not None or source is not None):
+        raise InputError("a run id names the run: leave out the temperature and the source")
     if trajectory is None:
         run = production_run(db, name, temperature, source) if run_id is None else _stored_run(db, name, run_id)
         path = Path(run.trajectory_path)

@@ -64,20 +64,20 @@ def as_database(db: Database | str | os.PathLike[str] | None) -> Database:
 
 
 def check_production_frames(settings: ProtocolSettings) -> None:
-    """Raise :class:`InputError` when the shortest production run writes fewer frames than the diffusion
-    analysis needs, or too few for its fit window from ``fit_start_ps``."""
-    steps = round(settings.shortest_production_ps() * 1000 / settings.timestep)
-    frames = steps // settings.frame_interval + 1
+    """Raise :class:`InputError` when a production run writes fewer frames than the diffusion analysis needs, or
+    too few for its fit window from ``fit_start_ps``. (With ``target_d_error`` a run may stop earlier, but its
+    stop rule waits until D can be fitted.)"""
+    frames = settings.production_steps // settings.frame_interval + 1
     if frames < MIN_FRAMES:
-        raise InputError(f"a production run of {steps} steps writes {frames} frames; the diffusion analysis "
-                         f"needs at least {MIN_FRAMES}: raise --production-steps (or --min-production-steps), "
-                         f"lower --frame-interval, or pass --no-analysis")
+        raise InputError(f"a production run of {settings.production_steps} steps writes {frames} frames; the "
+                         f"diffusion analysis needs at least {MIN_FRAMES}: raise --production-steps, lower "
+                         f"--frame-interval, or pass --no-analysis")
     if settings.fit_start_ps is not None:
         dt = settings.frame_interval * settings.timestep / 1000.0
         if (frames - 1) // 2 - max(1, round(settings.fit_start_ps / dt)) < 2:
             raise InputError(f"the D fit window from --fit-start-ps {settings.fit_start_ps:g} ps to half the "
-                             f"shortest production run ({0.5 * (frames - 1) * dt:g} ps) holds fewer than 3 "
-                             f"frames: lower --fit-start-ps or --frame-interval")
+                             f"production run ({0.5 * (frames - 1) * dt:g} ps) holds fewer than 3 frames: lower "
+                             "--fit-start-ps or --frame-interval")
 
 
 @dataclass
@@ -176,7 +176,9 @@ def _analyse(db: Database, settings: ProtocolSettings, formula: str,
     made_with = {"analysis_frames": settings.analysis_frames, "fit_start_ps": settings.fit_start_ps}
     if cache.exists() and db.features(result.run_id):
         cached = json.loads(cache.read_text())
-        if cached.get("settings") == made_with:
+        if "settings" not in cached:  # written before the settings were recorded: the default fit window
+            cached = {"settings": {**made_with, "fit_start_ps": None}, "diffusion": cached}
+        if cached["settings"] == made_with:
             return {sp: SpeciesDiffusion(**d) for sp, d in cached["diffusion"].items()}
         log.info("T=%g K: analysing again with %s", result.temperature, made_with)
     frames = read(result.production.path, index=":")

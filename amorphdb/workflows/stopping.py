@@ -43,8 +43,11 @@ def d_error_rule(species: str, target: float, min_steps: int, t_start: float | N
         if t_start is not None and length < 2.5 * t_start:  # the window would be too short to fit
             return StopDecision(False, False, f"{length:g} ps run, D needs {2.5 * t_start:g} ps from a "
                                               f"{t_start:g} ps fit start")
-        d = diffusion_from_trajectory(frames[: run.n_frames], dt_ps=dt_ps, species=[species],
-                                      t_start=t_start)[species]
+        try:
+            d = diffusion_from_trajectory(frames[: run.n_frames], dt_ps=dt_ps, species=[species],
+                                          t_start=t_start)[species]
+        except InputError as exc:  # the fit window holds too few frames yet
+            return StopDecision(False, False, f"{length:g} ps run, D cannot be fitted yet: {exc}")
         relative = d.D_err / d.D if d.D > 0 and math.isfinite(d.D_err) else math.inf
         ok = d.diffusive and relative < target
         text = (f"D({species}) = {d.D:.3g} ± {d.D_err:.2g} cm2/s, relative error {relative:.3f} "

@@ -187,10 +187,8 @@ def stored_result(db: Database, formula: str, source: str,
     points = arrhenius_points(quench, [d[t].D for t in quench], [d[t].D_err for t in quench],
                               [d[t].diffusive for t in quench]) if quench else None
     fit = None if points is None else points.fit(SPECIES)
-    rdf = None
     melt = last.get(melt_temperature)
-    if melt is not None:
-        rdf = db.rdf(name, source, temperature=melt_temperature)
+    rdf = None if melt is None else db.rdf(name, source, run_id=melt.id)  # the melt of these settings only
     return OurResult(name, source, rdf, density, {t: float(x.D) for t, x in d.items()},
                      None if fit is None else float(fit.Ea),
                      {t: float(x.D_err) for t, x in d.items() if x.D_err is not None and math.isfinite(x.D_err)},

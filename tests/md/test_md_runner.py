@@ -20,7 +20,7 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 from ase.io import read
 
-from amorphdb.errors import InputError, MDError
+from amorphdb.errors import InputError, MDError, RunBusyError
 from amorphdb.md.files import MDResult, load_result, write_result
 from amorphdb.md.runner import run_nvt
 
@@ -246,8 +246,32 @@ def test_a_run_another_process_holds_is_refused(tmp_path):
     path = tmp_path / "busy.traj"
     with open(path.with_suffix(".lock"), "a") as held:  # as a second process running this run holds it
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(MDError, match=r"melt: another process is running this MD run \(.*busy.traj\)"):
+        with pytest.raises(RunBusyError, match=rf"melt: another process is running this MD run "
+                                               rf"\({tmp_path.name}/busy.traj\)"):
             run_nvt(_copper(2), EMT(), temperature=300, n_steps=20, path=path, stage="melt", progress=False)
         assert not path.exists()  # nothing written
     result = run_nvt(_copper(2), EMT(), temperature=300, n_steps=20, path=path, stage="melt", progress=False)
     assert result.n_steps == 20 and not path.with_suffix(".lock").exists()  # released with its process
+    with pytest.raises(InputError, match="temperature must be positive"):  # bad input leaves no lock behind
+        run_nvt(_copper(2), EMT(), temperature=-1, n_steps=20, path=tmp_path / "bad.traj", progress=False)
+    assert not (tmp_path / "bad.lock").exists()
+
+
+def test_a_checkpoint_of_the_previous_layout_is_resumed(tmp_path, caplog):
+    # version 2 (before start keys) held the run's parameters: a run killed under it goes on, not over
+    kwargs = dict(temperature=900, n_steps=100, frame_interval=5, checkpoint_interval=20, seed=3, progress=False)
+    reference = run_nvt(_copper(2), EMT(), path=tmp_path / "ref.traj", **kwargs)
+    path = tmp_path / "old.traj"
+    with pytest.raises(_Interrupted):
+        run_nvt(_copper(2), _InterruptedEMT(58), path=path, **kwargs)
+    ckpt = path.with_suffix(".ckpt.npz")
+    with np.load(ckpt) as data:
+        arrays = {k: data[k] for k in data.files if k != "start_key"}
+    arrays["version"] = np.array(2)
+    arrays["params"] = np.array([900, 100, 2.0, 5, 3, 200.0], dtype=float)  # T, steps, dt, frames, seed, tdamp
+    with open(ckpt, "wb") as fh:
+        np.savez(fh, **arrays)
+    with caplog.at_level("INFO", logger="amorphdb.md"):
+        resumed = run_nvt(_copper(2), EMT(), path=path, **kwargs)
+    assert "md: resuming at step 40 of 100" in caplog.text
+    _assert_same_run(reference, resumed, 21)

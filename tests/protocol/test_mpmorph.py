@@ -167,6 +167,22 @@ def test_statistical_check_too_short_to_judge_fails_at_once(tmp_path):
     assert failed[0].fields["message"] == str(err.value)
 
 
+def test_a_run_another_process_holds_is_not_marked_failed(tmp_path):
+    import fcntl
+
+    from amorphdb.errors import RunBusyError
+
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20)
+    first = tmp_path / "T300" / "volume-0-x0.8.traj"
+    first.parent.mkdir(parents=True)
+    with open(first.with_suffix(".lock"), "a") as held:  # the other process
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunBusyError, match="another process is running this MD run"):
+            equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+    assert [(r.key.split("/", 1)[1], r.status) for r in ledger.rows] == [("T300/volume/0/x0.8", "running")]
+
+
 def test_protocol_imports_neither_database_nor_analysis():
     code = ("import sys, amorphdb.protocol.mpmorph, amorphdb.protocol.results; "
             "bad = [m for m in sys.modules if m.startswith(('amorphdb.database', 'amorphdb.analysis', "

@@ -46,8 +46,10 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
     changed = {dataclasses.replace(paper, convergence="statistical").fingerprint(),
                dataclasses.replace(paper, target_d_error=0.1).fingerprint(),
                dataclasses.replace(paper, pressure_error_fraction=0.3).fingerprint(), PRESETS["fast"].fingerprint(),
-               dataclasses.replace(paper, fit_start_ps=1.0).fingerprint()}
+               dataclasses.replace(paper, fit_start_ps=1.0, target_d_error=0.1).fingerprint()}
     assert len(changed) == 5 and paper.fingerprint() not in changed
+    # without a stop rule the fit start changes only the analysis: the same runs, the same work directory
+    assert dataclasses.replace(paper, fit_start_ps=1.0).fingerprint() == paper.fingerprint()
     info = {i.name: i for i in setting_info()}
     assert info["target_d_error"].text().startswith("production stops") and "paper off" in info["target_d_error"].text()
     assert info["target_d_error"].text().endswith("fast 0.1)")
@@ -67,9 +69,9 @@ def test_fingerprints_are_stable():
     ("quick", {"pressure_error_fraction": -0.1}, "pressure error fraction"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
-    ("quick", {"fit_start_ps": 0.5}, r"D fit start must be positive and below half the shortest production run "
+    ("quick", {"fit_start_ps": 0.5}, r"D fit start must be positive and below half the production run "
                                      r"\(0.5 ps\), got 0.5 ps"),
-    ("fast", {"fit_start_ps": 6.0}, r"below half the shortest production run \(2.5 ps\)"),
+    ("fast", {"fit_start_ps": 11.0}, r"below half the production run \(10 ps\)"),
     ("quick", {"fit_start_ps": -0.1}, "D fit start must be positive"),
     ("quick", {"atom": 3}, "unknown setting"),
     ("quick", {"atoms": 0}, "atoms must be at least 1"),

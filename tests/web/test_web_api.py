@@ -127,6 +127,9 @@ def test_nothing_private_leaves_the_server(client):
     assert _public("database sqlite:////srv/private/amorphdb.sqlite source x") == "database sqlite:///amorphdb.sqlite source x"
     assert _public("/srv/private/tables/ml_features.csv") == "ml_features.csv"
     assert _public("database default source paper-aimd") == "database default source paper-aimd"
+    assert _public("database /srv/private/db.sqlite source x") == "database db.sqlite source x"  # a bare --db path
+    assert _public("database sqlite:////srv/my data/db.sqlite source x") == "database sqlite:///db.sqlite source x"
+    assert _public("database postgresql://u@host/db?password=s3cret source x") == "database postgresql://u@host/db source x"
     runs = [r for r in client.get(f"/api/materials/{FORMULA}").json()["runs"] if r["source"] == OURS]
     assert [r["trajectory_path"] for r in runs] == ["production-0.traj"] * 4  # the file, not where it lies
     # a page's blank-field redirect stays on this site: a request path "//host" (which a test client would read

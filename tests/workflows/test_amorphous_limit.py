@@ -159,6 +159,7 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, li2o_frames, capsys):
         (["amorphous-limit", "Li2O", "--snapshots", "0"], "snapshots must be at least 1"),
         (["amorphous-limit", "Li2O", "--run-id", "999"], "no run with id 999"),
         (["amorphous-limit", "Li2O", "--run-id", "1", "--trajectory", str(li2o_frames)], "not both"),
+        (["amorphous-limit", "Li2O", "--run-id", "1", "--temperature", "1000"], "a run id names the run"),
         (["synthesizability", str(_junk(tmp_path))], "cannot read a structure from"),
         (["synthesizability", str(_write(tmp_path / "g.cif", antifluorite())), "--limit-from", "Li2S"],
          "is Li2O; the limit of Li2S applies only to Li2S"),

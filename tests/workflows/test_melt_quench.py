@@ -253,9 +253,7 @@ def test_uncovered_element_is_refused_before_any_md(tmp_path, db):
     ("Xx2O", {}, InputError, "formula|element"),
     ("Cu", {"density": 40.0}, InputError, "too high to pack"),
     ("Cu", {"production_steps": 60, "frame_interval": 5}, InputError, "writes 13 frames; the diffusion analysis"),
-    ("Cu", {"target_d_error": 0.1, "min_production_steps": 60, "frame_interval": 5}, InputError,
-     "60 steps writes 13 frames"),  # a production run may stop at its minimum
-    ("Cu", {"fit_start_ps": 0.49}, InputError, r"fit window from --fit-start-ps 0.49 ps to half the shortest "
+    ("Cu", {"fit_start_ps": 0.49}, InputError, r"fit window from --fit-start-ps 0.49 ps to half the "
                                                r"production run \(0.5 ps\) holds fewer than 3 frames"),
 ])
 def test_absurd_inputs(tmp_path, db, formula, overrides, error, message):
@@ -303,3 +301,14 @@ def test_the_analysis_is_redone_when_its_settings_change(tmp_path, caplog):
         run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **{**settings, "analysis_frames": 10})
     assert "analysing again with {'analysis_frames': 10, 'fit_start_ps': None}" in caplog.text
     assert json.loads(cache.read_text())["settings"]["analysis_frames"] == 10
+    # the fit start (an analysis setting without a stop rule: the same work directory) gives another D
+    d_before = db.show("Cu").runs[-1].diffusivity["Cu"][-1].D
+    again = run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False,
+                **{**settings, "analysis_frames": 10, "fit_start_ps": 0.05})
+    assert again.workdir == first.workdir and json.loads(cache.read_text())["settings"]["fit_start_ps"] == 0.05
+    assert db.show("Cu").runs[-1].diffusivity["Cu"][-1].D != d_before
+    # a cache written before the settings were recorded holds the default window
+    cache.write_text(json.dumps(json.loads(cache.read_text())["diffusion"]))
+    stamp = cache.stat().st_mtime_ns
+    run("Cu", engine=EMT_SPEC, db=db, workdir=tmp_path, progress=False, **{**settings, "analysis_frames": 10})
+    assert cache.stat().st_mtime_ns == stamp

@@ -146,8 +146,8 @@ def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, 
                    diffusive: bool = True) -> None:
         run_id = db.add_run("LiF", source="mlip-chgnet", temperature=t, stage="production", status=status,
                             key=f"{fingerprint}/T{t:g}/production/0", density=ours.density.get(t, 1.8 if t < 2500 else None))
-        if t == 5000.0:
-            db.add_rdf(run_id, rdf)
+        if t == 5000.0:  # another preset's melt has another liquid
+            db.add_rdf(run_id, rdf if fingerprint == paper else rdf.assign(**{c: 2 * rdf[c] for c in rdf if c != "r"}))
         else:
             db.add_diffusivity(run_id, "Li", ours.D[t] if d is None else d, 1e-6 * (1 if d is None else 10),
                                method="msd", diffusive=diffusive)
@@ -176,6 +176,10 @@ def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, 
     rows = found["rdf_r2"]
     assert rows[rows["source"] == "mlip-chgnet"]["r2"].tolist() == [pytest.approx(1.0)]
     assert set(found["D"]["formula"]) == {"LiF"}
+    # a later melt of another preset: the record keeps the RDF of its own settings' melt
+    stored_run(quick, 5000.0)
+    [rec] = validate(["LiF"], reference=root, stored=True, db=db)
+    assert rec.rdf_r2 == pytest.approx(1.0)
 
     # the same through the command line, with the files of --out
     out = tmp_path / "out"
