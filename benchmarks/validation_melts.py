@@ -100,5 +100,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import logging
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # a line per stage
     main()
