@@ -305,7 +305,7 @@ def limit_task(spec: CampaignSpec, formula: str, sampled: TaskOutcome) -> TaskOu
     def relax(job: CompositionRun) -> str:
         view = compute_limit(formula, run_id=sampled.result.run_id, snapshots=limit.snapshots,
                              spacing_ps=limit.spacing_ps, engine=job.ctx.engine, fmax=limit.fmax,
-                             max_steps=limit.max_steps, db=job.db, source=job.ctx.source,
+                             max_steps=limit.max_steps, db=job.db,
                              references=limit.references or None, progress=False)
         err = f" ± {view.limit_err:.4f}" if view.limit_err is not None else ""
         return f"{view.limit:.4f}{err} eV/atom ({view.n_snapshots} snapshots at {sampled.result.temperature:g} K)"
