@@ -60,6 +60,7 @@ GLS above is a few lines of numpy, fast enough for the 10 000-frame benchmark (b
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,8 @@ def diffusivity(
     length = (n_frames - 1) * dt_ps
     t0 = 0.1 * length if t_start is None else t_start
     t1 = 0.5 * length if t_end is None else t_end
+    if not (0 <= t0 < t1 < math.inf):
+        raise InputError(f"fit window {t0:g}–{t1:g} ps: the start must be at least 0 and below the end (ps)")
     i0, i1 = max(1, int(round(t0 / dt_ps))), int(round(t1 / dt_ps))
     if not 1 <= i0 < i1 <= n_frames - 1:
         raise InputError(f"fit window {t0:g}–{t1:g} ps does not fit in a {length:g} ps trajectory")

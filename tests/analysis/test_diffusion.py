@@ -195,3 +195,6 @@ def test_bad_time_step_masses_and_a_species_string(walks):
             diffusivity(x, symbols, 0.02, masses=masses)
     one = list(dict.fromkeys(symbols))[0]
     assert list(diffusivity(x, symbols, 0.02, species=one)) == [one]  # "Li", not "L" and "i"
+    for window in ({"t_start": -1.0}, {"t_start": 1.0, "t_end": 0.5}, {"t_start": float("nan")}):
+        with pytest.raises(InputError, match="the start must be at least 0 and below the end"):
+            diffusivity(x, symbols, 0.02, **window)  # once clamped to the first lag without a word

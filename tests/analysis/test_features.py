@@ -248,6 +248,9 @@ def test_cli_structure_file_and_formula(tmp_path, capsys):
     assert set(out) == set(feat.COMPOSITIONAL_COLUMNS) | {"element_data"}
     assert main(["features"]) == 2
     assert main(["features", str(tmp_path / "missing.cif")]) == 2
+    capsys.readouterr()
+    assert main(["features", "--formula", "Li3PS4", "--compositional", "--temperature", "-5"]) == 2
+    assert "temperature must be positive and finite (K), got -5" in capsys.readouterr().err
 
 
 def test_features_of_a_structure_frames_or_formula(tmp_path):

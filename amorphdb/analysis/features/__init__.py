@@ -17,6 +17,7 @@ column: ``docs/features.md``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,8 +70,15 @@ def _assemble(structural: Mapping[str, float], atoms: Atoms, element_data: Eleme
     out = {c: float(merged[c]) for c in FEATURE_COLUMNS}
     out["density"] = float(structural["density"])
     if temperature is not None:
-        out["temperature"] = float(temperature)
+        out["temperature"] = _temperature(temperature)
     return out
+
+
+def _temperature(value: float) -> float:
+    """``value`` as the temperature column (K); InputError unless positive and finite."""
+    if not 0 < float(value) < math.inf:
+        raise InputError(f"temperature must be positive and finite (K), got {value}")
+    return float(value)
 
 
 def trajectory_features(frames: Sequence[Structure | Atoms], n_samples: int = 10, mode: str = "paper",
@@ -135,5 +143,5 @@ def features_of(structure: str | os.PathLike | Structure | Atoms | None = None, 
                       else features(atoms, mode=mode, element_data=element_data))
         formula = atoms.get_chemical_formula()
     if temperature is not None:
-        values["temperature"] = float(temperature)
+        values["temperature"] = _temperature(temperature)
     return FeatureSet(formula, values, element_data_sources(formula, element_data))
