@@ -125,16 +125,17 @@ def test_aimd_ea_is_taken_over_our_temperatures(tmp_path):
 def test_summary_counts_fractions_and_spreads():
     records = [{"formula": f"X{i}", "rdf_r2": v, "m3gnet_rdf_r2": 0.96, "density_ratio": {"1000": 1.0 + i / 10},
                 "D_ratio": {"1000": 2.0}, "Ea_diff": -0.1 * i} for i, v in enumerate([0.8, 0.88, 0.93, 0.97])]
-    records.append({"formula": "Bad", "error": "MD blew up"})
+    records.append({"formula": "Bad", "error": "T1000: MD blew up", "rdf_r2": 0.99})  # its melt finished
     s = summarise(records)
     assert s["n"] == 5 and s["n_failed"] == 1
-    assert s["rdf_r2"]["ours"]["above"] == {"0.85": 0.75, "0.9": 0.5, "0.95": 0.25}
+    assert s["rdf_r2"]["ours"]["above"] == {"0.85": 0.8, "0.9": 0.6, "0.95": 0.4}  # the failed one's melt too
     assert s["rdf_r2"]["same_compositions"]["m3gnet"] == {"0.85": 1.0, "0.9": 1.0, "0.95": 1.0}
     assert s["density_ratio"]["median"] == pytest.approx(1.15) and s["density_ratio"]["n"] == 4
     assert s["D_ratio"]["by_temperature"]["1000"]["median"] == 2.0
     assert s["Ea_diff"]["median"] == pytest.approx(-0.15)
     text = validation_markdown(records, s)
-    assert "| X2 | 0.930 |" in text and "failed: MD blew up" in text and "75 % / 50 % / 25 %" in text
+    assert "| X2 | 0.930 |" in text and "| Bad (failed: T1000: MD blew up) | 0.990 |" in text
+    assert "80 % / 60 % / 40 %" in text and "Compositions: 5 (1 failed)." in text
 
 
 def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, db, tmp_path):
