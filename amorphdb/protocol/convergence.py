@@ -34,12 +34,14 @@ from .settings import ProtocolSettings
 @dataclass(frozen=True)
 class CheckVerdict:
     """Whether a check run's pressure and energy drift pass, each with its numbers (``|P| = 3.1 kbar``,
-    ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one)."""
+    ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one).
+    ``pressure_judged``: False when the statistical test could not judge |P| (its standard error is unknown)."""
 
     pressure_ok: bool
     energy_ok: bool
     pressure_text: str
     energy_text: str
+    pressure_judged: bool = True
 
     @property
     def converged(self) -> bool:
@@ -68,7 +70,8 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
         f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below {bound:.1f} kbar at confidence {s.pressure_confidence:g})"
         if math.isfinite(p_err) else f"|P| = {abs(pressure):.1f} kbar ({unknown})",
         f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
-        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})")
+        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})",
+        math.isfinite(p_err))
 
 
 def _finite(error: float | None) -> float:

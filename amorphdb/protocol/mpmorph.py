@@ -225,7 +225,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
         if verdict.converged:
             return check, rescales, reruns
         atoms = last_frame(check)
-        if not p_ok and s.convergence == "statistical" and not _known(check.pressure_err(s.pressure_convention)):
+        if not verdict.pressure_judged:
             # a rescale by the mean P would change little and meet the same unknown error again, to the cap
             raise ctx.fail(check_id, ConvergenceError(
                 f"T={temperature:g} K check {iteration}: the statistical test cannot judge |P| = {abs(pressure):.1f} "
@@ -247,11 +247,6 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
                             "reference does)", temperature, verdict.energy_text, s.max_energy_reruns)
                 return check, rescales, reruns - 1
     raise AssertionError("unreachable: the loop returns or raises within its caps")
-
-
-def _known(error: float | None) -> bool:
-    """Whether a standard error is there and finite."""
-    return error is not None and math.isfinite(error)
 
 
 def packed_start(composition: Composition, settings: ProtocolSettings, workdir: Path) -> Atoms:
