@@ -6,7 +6,8 @@ For each trajectory (an amorphdb run: every frame has energy, stress and ``time_
 per-frame) potential energy per atom and virial pressure are read back, and at every ``--check-every`` steps,
 as the runner's checkpoint boundaries would, the standard error of the mean pressure over the second half so
 far is computed (:func:`amorphdb.md.statistics.mean_error`). Printed: the first step at which SE(P) falls below
-f × tolerance for f = 0.1, 0.2, 0.3, 0.5 (``-``: not within the run), and at full length the paper's energy
+f × tolerance for f = 0.1, 0.2, 0.3, 0.5 (``-``: not within the run), the noise constant SE(P)·√(steps of the
+second half) in kbar (SE(P) ≈ constant/√steps, so this sets how long any pressure target takes), and at full length the paper's energy
 test (|E₂ − E₁|/|E| < 0.1 %) and the statistical one (|E₂ − E₁| within 3 standard errors), as the protocol
 judges a check run (:func:`amorphdb.protocol.convergence.judge_check`).
 """
@@ -52,9 +53,9 @@ def main() -> None:
     p.add_argument("--tolerance", type=float, default=5.0, help="pressure tolerance, kbar (default 5)")
     p.add_argument("--check-every", type=int, default=50, help="steps between stop decisions (default 50)")
     args = p.parse_args()
-    print("| run | steps | P (kbar) | SE(P) | " + " | ".join(f"SE<{f:g}·tol at" for f in FRACTIONS)
+    print("| run | steps | P (kbar) | SE(P) | SE·√steps | " + " | ".join(f"SE<{f:g}·tol at" for f in FRACTIONS)
           + " | paper energy test | statistical energy test |")
-    print("| --- " * (6 + len(FRACTIONS)) + "|")
+    print("| --- " * (7 + len(FRACTIONS)) + "|")
     for path in args.trajectories:
         energy, pressure, stride = series(path)
         every = max(1, args.check_every // stride)
@@ -67,8 +68,9 @@ def main() -> None:
         run = as_check(energy, pressure, stride)
         verdicts = {c: judge_check(run, settings_for("paper", convergence=c, pressure_tolerance=args.tolerance))
                     for c in ("paper", "statistical")}
-        print(f"| {path.parent.name}/{path.name} | {run.n_steps} | {run.pressure_virial:.1f} | "
-              f"{run.pressure_virial_err:.2f} | " + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS)
+        label = "/".join(path.parts[-3:])
+        print(f"| {label} | {run.n_steps} | {run.pressure_virial:.1f} | {run.pressure_virial_err:.2f} | "
+              f"{run.pressure_virial_err * np.sqrt(run.n_steps / 2):.0f} | " + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS)
               + " | " + " | ".join(f"{'pass' if v.energy_ok else 'FAIL'}: {v.energy_text}" for v in verdicts.values())
               + " |")
 
