@@ -32,6 +32,18 @@ def db(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def file_times():
+    """``file_times(folder, suffixes=(".traj",))``: modification times (ns) of the files under ``folder`` with
+    those suffixes. A deterministic rerun reproduces the files' contents, so only the times tell that nothing
+    was run (or analysed) again."""
+
+    def times(folder: Path, suffixes: tuple[str, ...] = (".traj",)) -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in Path(folder).rglob("*") if p.suffix in suffixes}
+
+    return times
+
+
+@pytest.fixture(scope="session")
 def ar1():
     """``ar1(g, n, size, seed)``: ``size`` stationary AR(1) series of ``n`` samples with unit variance and
     statistical inefficiency g = (1 + φ)/(1 − φ) (the known answer for the time-series statistics)."""

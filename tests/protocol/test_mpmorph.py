@@ -70,11 +70,6 @@ class MemoryLedger:
         return [r for r in self.rows if r.stage == stage]
 
 
-def _stamps(folder) -> dict:
-    """Modification times (ns) of every trajectory under ``folder``: unchanged when no MD run was redone."""
-    return {p: p.stat().st_mtime_ns for p in folder.rglob("*.traj")}
-
-
 def _context(tmp_path, ledger: RunLedger, **overrides) -> RunContext:
     from amorphdb.protocol.settings import settings_for
 
@@ -121,7 +116,7 @@ def test_total_pressure_convention_drives_the_total_pressure_to_zero(tmp_path):
     assert len(stored) == 1 and stored[0].fields["pressure"] == pytest.approx(check.pressure_total)  # searched on
 
 
-def test_energy_rerun_cap_goes_on_to_production(tmp_path, caplog):
+def test_energy_rerun_cap_goes_on_to_production(tmp_path, caplog, file_times):
     # a pressure tolerance nothing fails and an energy tolerance everything fails: only energy reruns
     ledger = MemoryLedger()
     ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, pressure_tolerance=1e6, energy_tolerance=1e-12,
@@ -136,11 +131,11 @@ def test_energy_rerun_cap_goes_on_to_production(tmp_path, caplog):
     assert set(ledger.structures) == {r.id for r in ledger.rows}  # every run's final structure recorded
     # the same search again takes every run from its files: the same rows, no new ones, no file written again
     # (a rerun with the same seed would give the same hashes: only the files' times and md_seconds tell)
-    before, stamps, md_seconds = [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows], _stamps(tmp_path), \
-        ctx.md_seconds
+    before = [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows]
+    stamps, md_seconds = file_times(tmp_path), ctx.md_seconds
     again, _, _ = equilibrate(ctx, start, 300.0)
     assert [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows] == before and again == check
-    assert _stamps(tmp_path) == stamps and ctx.md_seconds == md_seconds
+    assert file_times(tmp_path) == stamps and ctx.md_seconds == md_seconds
 
 
 def test_rescale_cap_marks_the_run_where_the_search_stopped(tmp_path):
@@ -191,7 +186,7 @@ def test_protocol_imports_neither_database_nor_analysis():
 
 
 @pytest.mark.slow
-def test_statistical_search_with_adaptive_lengths_records_what_each_run_reached(tmp_path, caplog):
+def test_statistical_search_with_adaptive_lengths_records_what_each_run_reached(tmp_path, caplog, file_times):
     # EMT copper at 300 K: EOS and check runs stop once SE(P) < 0.3 x 5 kbar (at least 100 steps, at most 600);
     # every run's row says whether it got there, with its numbers, and holds the steps it ran
     ledger = MemoryLedger()
@@ -208,10 +203,10 @@ def test_statistical_search_with_adaptive_lengths_records_what_each_run_reached(
     assert all(r.fields["n_steps"] % 50 == 0 or r.fields["n_steps"] == 600 for r in rows)  # at checkpoints
     assert "sigma" in caplog.text and "(below" in caplog.text  # the statistical verdict is logged
     before = [(r.key, r.status, r.trajectory_sha256, r.fields["n_steps"]) for r in rows]
-    stamps, md_seconds = _stamps(tmp_path), ctx.md_seconds
+    stamps, md_seconds = file_times(tmp_path), ctx.md_seconds
     assert equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)[0] == check
     assert [(r.key, r.status, r.trajectory_sha256, r.fields["n_steps"]) for r in ledger.rows] == before
-    assert _stamps(tmp_path) == stamps and ctx.md_seconds == md_seconds  # taken from the files, not run again
+    assert file_times(tmp_path) == stamps and ctx.md_seconds == md_seconds  # taken from the files, not run again
 
 
 def test_target_d_error_needs_a_production_rule(tmp_path):

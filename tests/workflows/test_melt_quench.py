@@ -102,12 +102,6 @@ def reference(tmp_path_factory):
     return result, db
 
 
-def _stamps(folder: Path) -> dict[Path, int]:
-    """Modification times (ns) of the trajectories and analysis caches under ``folder``: a deterministic rerun
-    reproduces their contents, so only the times tell that nothing was run or analysed again."""
-    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.suffix in (".traj", ".json")}
-
-
 def _rows(db: Database) -> dict[str, tuple]:
     return {r.key: (r.stage, r.status, r.density, r.energy, r.trajectory_sha256) for r in db.show("Cu").runs}
 
@@ -143,26 +137,26 @@ def test_protocol_stores_every_run_and_its_analysis(reference):
 
 
 @pytest.mark.slow
-def test_rerun_finds_everything_and_duplicates_nothing(reference):
+def test_rerun_finds_everything_and_duplicates_nothing(reference, file_times):
     result, db = reference
-    before, stamps = _rows(db), _stamps(result.workdir)
+    before, stamps = _rows(db), file_times(result.workdir, (".traj", ".json"))
     again = run("Cu", preset="quick", engine=EMT_SPEC, db=db, workdir=result.workdir.parent, progress=False, **CU)
     assert _rows(db) == before
     assert [t.production for t in again.temperatures] == [t.production for t in result.temperatures]
     assert [t.diffusion for t in again.temperatures] == [t.diffusion for t in result.temperatures]
-    assert _stamps(result.workdir) == stamps  # no trajectory and no analysis file written again
+    assert file_times(result.workdir, (".traj", ".json")) == stamps  # no trajectory or analysis file rewritten
 
 
 @pytest.mark.slow
-def test_a_new_database_over_the_same_work_directory_gets_everything(reference, tmp_path):
+def test_a_new_database_over_the_same_work_directory_gets_everything(reference, tmp_path, file_times):
     result, db = reference
     fresh = Database(tmp_path / "fresh.sqlite")
-    trajectories = {p: t for p, t in _stamps(result.workdir).items() if p.suffix == ".traj"}
+    trajectories = file_times(result.workdir)
     bare = run("Cu", preset="quick", engine=EMT_SPEC, db=fresh, workdir=result.workdir.parent, progress=False,
                analyse=False, **CU)
     assert "Ea(Cu): not computed (no diffusion analysis)" in bare.table()
     assert _rows(fresh) == _rows(db)
-    assert {p: t for p, t in _stamps(result.workdir).items() if p.suffix == ".traj"} == trajectories  # not rerun
+    assert file_times(result.workdir) == trajectories  # not rerun
     assert not any(r.diffusivity for r in fresh.show("Cu").runs)
     again = run("Cu", preset="quick", engine=EMT_SPEC, db=fresh, workdir=result.workdir.parent, progress=False, **CU)
     production = [r for r in fresh.show("Cu").runs if r.stage == "production"]
