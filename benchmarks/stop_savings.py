@@ -7,8 +7,8 @@ per-frame) potential energy per atom and virial pressure are read back, and at e
 as the runner's checkpoint boundaries would, the standard error of the mean pressure over the second half so
 far is computed (:func:`amorphdb.md.statistics.mean_error`). Printed: the first step at which SE(P) falls below
 f × tolerance for f = 0.1, 0.2, 0.3, 0.5 (``-``: not within the run), the noise constant SE(P)·√(steps of the
-second half) in kbar (SE(P) ≈ constant/√steps, so this sets how long any pressure target takes), and at full length the paper's energy
-test (|E₂ − E₁|/|E| < 0.1 %) and the statistical one (|E₂ − E₁| within 3 standard errors), as the protocol
+second half) in kbar (SE(P) ≈ constant/√steps, so it sets how long any pressure target takes), and at full
+length the paper's energy test (|E₂ − E₁|/|E| < 0.1 %) and the statistical one (|E₂ − E₁| within 3 standard errors), as the protocol
 judges a check run (:func:`amorphdb.protocol.convergence.judge_check`).
 """
 
@@ -69,8 +69,8 @@ def main() -> None:
         verdicts = {c: judge_check(run, settings_for("paper", convergence=c, pressure_tolerance=args.tolerance))
                     for c in ("paper", "statistical")}
         label = "/".join(path.parts[-3:])
-        print(f"| {label} | {run.n_steps} | {run.pressure_virial:.1f} | {run.pressure_virial_err:.2f} | "
-              f"{run.pressure_virial_err * np.sqrt(run.n_steps / 2):.0f} | " + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS)
+        noise = run.pressure_virial_err * np.sqrt(run.n_steps / 2)
+        print(f"| {label} | {run.n_steps} | {run.pressure_virial:.1f} | {run.pressure_virial_err:.2f} | {noise:.0f} | " + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS)
               + " | " + " | ".join(f"{'pass' if v.energy_ok else 'FAIL'}: {v.energy_text}" for v in verdicts.values())
               + " |")
 
