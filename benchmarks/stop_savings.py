@@ -8,8 +8,8 @@ as the runner's checkpoint boundaries would, the standard error of the mean pres
 far is computed (:func:`amorphdb.md.statistics.mean_error`). Printed: the first step at which SE(P) falls below
 f × tolerance for f = 0.1, 0.2, 0.3, 0.5 (``-``: not within the run), the noise constant SE(P)·√(steps of the
 second half) in kbar (SE(P) ≈ constant/√steps, so it sets how long any pressure target takes), and at full
-length the paper's energy test (|E₂ − E₁|/|E| < 0.1 %) and the statistical one (|E₂ − E₁| within 3 standard errors), as the protocol
-judges a check run (:func:`amorphdb.protocol.convergence.judge_check`).
+length the paper's energy test (|E₂ − E₁|/|E| < 0.1 %) and the statistical one (|E₂ − E₁| within 3 standard
+errors), as the protocol judges a check run (:func:`amorphdb.protocol.convergence.judge_check`).
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def main() -> None:
                     for c in ("paper", "statistical")}
         label = "/".join(path.parts[-3:])
         noise = run.pressure_virial_err * np.sqrt(run.n_steps / 2)
-        print(f"| {label} | {run.n_steps} | {run.pressure_virial:.1f} | {run.pressure_virial_err:.2f} | {noise:.0f} | " + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS)
-              + " | " + " | ".join(f"{'pass' if v.energy_ok else 'FAIL'}: {v.energy_text}" for v in verdicts.values())
+        print(f"| {label} | {run.n_steps} | {run.pressure_virial:.1f} | {run.pressure_virial_err:.2f} | {noise:.0f} | "
+              + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS) + " | " + " | ".join(f"{'pass' if v.energy_ok else 'FAIL'}: {v.energy_text}" for v in verdicts.values())
               + " |")
 
 
