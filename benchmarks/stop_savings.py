@@ -71,7 +71,8 @@ def main() -> None:
         label = "/".join(path.parts[-3:])
         noise = run.pressure_virial_err * np.sqrt(run.n_steps / 2)
         print(f"| {label} | {run.n_steps} | {run.pressure_virial:.1f} | {run.pressure_virial_err:.2f} | {noise:.0f} | "
-              + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS) + " | " + " | ".join(f"{'pass' if v.energy_ok else 'FAIL'}: {v.energy_text}" for v in verdicts.values())
+              + " | ".join(str(reached.get(f, "-")) for f in FRACTIONS) + " | "
+              + " | ".join(f"{'pass' if v.energy_ok else 'FAIL'}: {v.energy_text}" for v in verdicts.values())
               + " |")
 
 
