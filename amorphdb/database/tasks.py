@@ -109,10 +109,17 @@ class TaskBook:
              retry_failed: bool = False) -> None:
         """Queue ``tasks`` (formula, task, temperature K) of ``campaign`` in this order. A task of the same
         settings that is done stays done, one that failed stays failed unless ``retry_failed``; every other
-        (new, running when a campaign was killed, other settings) becomes ``queued``."""
+        (new, running when a campaign was killed, other settings) becomes ``queued``. Tasks of the campaign
+        that are not in ``tasks`` (a composition or temperature dropped from the call) leave the book; their
+        MD runs stay in the database."""
         def write(session: Session) -> None:
             stored = {(t.formula, t.task): t for t in session.scalars(
                 select(CampaignTask).where(CampaignTask.campaign == campaign))}
+            planned = {(formula, task) for formula, task, _ in tasks}
+            for key, old in stored.items():
+                if key not in planned:
+                    session.delete(old)
+            session.flush()
             rows = []
             for position, (formula, task, temperature) in enumerate(tasks):
                 old = stored.get((formula, task))

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,9 @@ def _one_process_per_run(func: Callable[..., MDResult]) -> Callable[..., MDResul
         with open(lock_path, "a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # the holder before us removes its file when it ends: a lock on a removed file is no lock
+                if not lock_path.exists() or lock_path.stat().st_ino != os.fstat(lock.fileno()).st_ino:
+                    raise BlockingIOError
             except BlockingIOError:
                 raise RunBusyError(f"{kwargs.get('stage', 'md')}: another process is running this MD run "
                                    f"({traj_path.parent.name}/{traj_path.name}); wait for it to end or stop "

@@ -12,6 +12,8 @@ found again and resumed through the run keys and MD checkpoints, exactly as ``am
   was in resumes from its last checkpoint;
 - the whole campaign killed: the same call again takes every finished run from the database and its files
   (no row duplicated, no finished run redone) and goes on;
+- the client killed while its workers go on (a cluster's scheduler keeps them): a task of the same call again
+  that meets an MD run a worker of the first still holds waits for it, then takes it from its files;
 - a task that fails (no volume convergence, blow-up, an element the engine does not cover, ...) is marked
   failed with its one-line reason; the rest of the campaign goes on; a rerun leaves failed tasks alone
   unless ``retry_failed``.
@@ -41,7 +43,7 @@ from ..database.api import Database
 from ..database.tasks import TaskBook, TaskRow
 from ..engines import engine_name, load_engine
 from ..engines.base import Potential
-from ..errors import AmorphDBError, InputError, first_line
+from ..errors import AmorphDBError, InputError, RunBusyError, first_line
 from ..md.files import load_checkpoint, run_files
 from ..paths import default_runs_dir
 from ..protocol.results import TemperatureResult
@@ -62,6 +64,8 @@ STALE_AFTER_S = 900.0
 SCHEDULER_TIMEOUT_S = 10.0
 #: the task name of a composition's amorphous limit
 LIMIT_TASK = "limit"
+#: how often a task waiting for an MD run that another process holds tries again (s)
+BUSY_POLL_S = 30.0
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -250,7 +254,7 @@ def _execute(spec: CampaignSpec, formula: str, task: str, work: Callable[[Compos
     try:
         job = _job(spec, formula)
         book.set(spec.name, formula, task, source=job.ctx.source)  # campaign status finds its MD runs by it
-        result = work(job)
+        result = _when_free(job, work, lambda message: book.set(spec.name, formula, task, message=message))
     except Exception as exc:  # anything a task raises stays with the task: the campaign goes on
         outcome = TaskOutcome(formula, task, "failed", _reason(exc))
     else:
@@ -262,6 +266,19 @@ def _execute(spec: CampaignSpec, formula: str, task: str, work: Callable[[Compos
              source=job.ctx.source if job is not None else None, seconds=outcome.seconds,
              md_seconds=outcome.md_seconds)
     return outcome
+
+
+def _when_free(job: CompositionRun, work: Callable[[CompositionRun], Any], note: Callable[[str], None]) -> Any:
+    """``work(job)``; while an MD run of it is held by another process (a worker of an earlier call of the same
+    campaign), note that and try again every :data:`BUSY_POLL_S` s: the run is then taken from its files, or
+    resumed from its checkpoint when that process died (the lock goes with it)."""
+    while True:
+        try:
+            return work(job)
+        except RunBusyError as exc:
+            note(f"waiting: {first_line(exc)}")
+            log.info("%s: waiting for another process (%s)", job.ctx.formula, first_line(exc))
+            time.sleep(BUSY_POLL_S)
 
 
 def melt_task(spec: CampaignSpec, formula: str) -> TaskOutcome:

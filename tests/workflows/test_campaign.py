@@ -155,6 +155,10 @@ def test_task_book_keeps_done_and_failed_tasks_for_a_rerun(tmp_path):
     book.set("c1", "Cu", "T1000", status="failed", message="again")
     book.plan("c1", tasks, "fp2")  # other settings: everything again
     assert [t.status for t in book.tasks("c1")] == ["queued"] * 5
+    book.plan("c1", [t for t in tasks if t[1] != "T1200"], "fp2")  # a temperature dropped: its task goes
+    assert [(t.formula, t.task) for t in book.tasks("c1")] == [("Cu", "melt"), ("Cu", "T1000"), ("Cu", "fit"),
+                                                              ("Ag", "melt")]
+    book.plan("c1", tasks, "fp2")
     book.plan("c2", tasks[:1], "fp1")
     assert book.campaigns() == ["c1", "c2"] and book.get("c1", "Ag", "fit") is None
     for kwargs, message in [({"statuss": "done"}, "cannot set task field.s. statuss .settable: status, message"),
@@ -165,6 +169,47 @@ def test_task_book_keeps_done_and_failed_tasks_for_a_rerun(tmp_path):
     with pytest.raises(InputError, match="campaign 'c1' has no task 'T900' of Cu"):
         book.set("c1", "Cu", "T900", status="done")
     assert book.get("c1", "Cu", "melt").status == "queued"
+
+
+def test_a_task_waits_for_an_md_run_another_process_holds(tmp_path, monkeypatch):
+    """A rerun's task meeting the melt's MD run locked by a worker of the first call (here: this test holds the
+    run's lock) waits, noting why, and runs when the lock is let go; it is not recorded as failed."""
+    import fcntl
+    import threading
+    import time
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings = settings_for("quick", atoms=8, melt_temperature=2000.0, temperatures=[1400.0], volume_steps=40,
+                            check_steps=40, production_steps=100, frame_interval=5, checkpoint_interval=20,
+                            pressure_tolerance=1e6, energy_tolerance=0.05)
+    spec = campaign.CampaignSpec("c", url, str(tmp_path / "work"), "quick", EMT_SPEC, None, False, settings)
+    book = TaskBook(url)
+    book.create()
+    book.plan("c", task_list(["Cu"], settings), spec.fingerprint)
+    lock_path = campaign._job(spec, "Cu").ctx.workdir / "T2000" / "volume-0-x0.8.lock"  # the melt's first run
+    lock_path.parent.mkdir(parents=True)
+    held = open(lock_path, "a")
+    fcntl.flock(held, fcntl.LOCK_EX)
+    monkeypatch.setattr(campaign, "BUSY_POLL_S", 0.05)
+    seen: list[str] = []
+
+    def holder() -> None:  # lets go (as a finished run does) once the task says it waits
+        deadline = time.monotonic() + 60
+        while not (message := book.get("c", "Cu", "melt").message or "").startswith("waiting"):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        seen.append(message)
+        lock_path.unlink()
+        held.close()
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    outcome = campaign.melt_task(spec, "Cu")
+    thread.join(10)
+    assert seen[0].startswith("waiting: T=2000 K volume") and "another process is running this MD run" in seen[0]
+    assert outcome.status == "done" and book.get("c", "Cu", "melt").status == "done"
+    assert not lock_path.exists()
 
 
 def test_status_of_a_campaign(tmp_path, capsys):
