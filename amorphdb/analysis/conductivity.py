@@ -4,6 +4,7 @@ fit; and the ionic charges it needs (``"Li=1"``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import constants
 
+from ._records import finite_or_none
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -38,7 +40,9 @@ def conductivities(results: Mapping[str, DiffusionResult], charges: Mapping[str,
                    volume: float) -> dict[str, tuple[float, float]]:
     """Nernst–Einstein σ ± error (S/cm) of each species in ``charges`` (species → z in units of e) from its
     tracer D in ``results``, at ``temperature`` (K) in a cell of ``volume`` (Å³); key ``"total"`` is the sum
-    over those species (errors added in quadrature; no cross-correlations, Haven ratio 1)."""
+    over the diffusive ones (errors added in quadrature; no cross-correlations, Haven ratio 1; NaN when none
+    diffuses). A non-diffusive species' σ is an upper bound, often pure noise, so it stays out of the total
+    (:func:`excluded_from_total` lists them)."""
     missing = [s for s in charges if s not in results]
     if missing:
         raise InputError(f"no diffusivity for {', '.join(missing)} (have {', '.join(results)})")
@@ -47,8 +51,16 @@ def conductivities(results: Mapping[str, DiffusionResult], charges: Mapping[str,
         r = results[s]
         out[s] = (conductivity(r.D, temperature, r.n_atoms, volume, z),
                   conductivity(r.D_err, temperature, r.n_atoms, volume, z))
-    out["total"] = (sum(v[0] for v in out.values()), float(np.sqrt(sum(v[1] ** 2 for v in out.values()))))
+    excluded = excluded_from_total(results, charges)
+    summed = [v for s, v in out.items() if s not in excluded]
+    out["total"] = ((sum(v[0] for v in summed), float(np.sqrt(sum(v[1] ** 2 for v in summed)))) if summed
+                    else (math.nan, math.nan))
     return out
+
+
+def excluded_from_total(results: Mapping[str, DiffusionResult], species: Iterable[str]) -> list[str]:
+    """The ``species`` left out of the total conductivity: those whose D in ``results`` is not diffusive."""
+    return [s for s in species if not results[s].diffusive]
 
 
 @dataclass(frozen=True)
@@ -56,8 +68,9 @@ class Transport:
     """Tracer diffusion and Nernst–Einstein conductivity of a trajectory (:func:`transport_from_trajectory`).
 
     ``diffusion``: species → :class:`~amorphdb.analysis.diffusion.DiffusionResult` (D in cm²/s);
-    ``conductivity``: each charged species and ``"total"`` → (σ, σ error) in S/cm (empty without charges);
-    ``temperature`` (K; None when neither given nor stored) and ``volume`` (mean cell volume, Å³) used for σ.
+    ``conductivity``: each charged species and ``"total"`` (over the diffusive ones) → (σ, σ error) in S/cm
+    (empty without charges); ``temperature`` (K; None when neither given nor stored) and ``volume`` (mean cell
+    volume, Å³) used for σ; :attr:`excluded` the charged species left out of the total.
     """
 
     diffusion: dict[str, DiffusionResult]
@@ -65,14 +78,20 @@ class Transport:
     temperature: float | None
     volume: float
 
+    @property
+    def excluded(self) -> list[str]:
+        """The charged species left out of the total conductivity (not diffusive)."""
+        return excluded_from_total(self.diffusion, [s for s in self.conductivity if s != "total"])
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Species → its D record (``DiffusionResult.to_dict()``) plus ``sigma_S_cm`` and ``sigma_err_S_cm`` when
-        charged; with charges also ``"total"``: the summed σ, its error, ``temperature`` (K), ``volume`` (Å³)."""
+        charged; with charges also ``"total"``: the summed σ and its error (None when no charged species
+        diffuses), ``temperature`` (K), ``volume`` (Å³) and ``excluded``, the species left out of the sum."""
         out = {s: r.to_dict() for s, r in self.diffusion.items()}
         for s, (value, err) in self.conductivity.items():
-            out.setdefault(s, {}).update(sigma_S_cm=value, sigma_err_S_cm=err)
+            out.setdefault(s, {}).update(finite_or_none({"sigma_S_cm": value, "sigma_err_S_cm": err}))
         if self.conductivity:
-            out["total"].update(temperature=self.temperature, volume=self.volume)
+            out["total"].update(temperature=self.temperature, volume=self.volume, excluded=self.excluded)
         return out
 
 
@@ -82,7 +101,8 @@ def transport_from_trajectory(trajectory: str | Path | Iterable | Trajectory, *,
                               t_start: float | None = None, t_end: float | None = None,
                               format: str | None = None) -> Transport:
     """D ± error (cm²/s) per species of a trajectory and, for the species in ``charges`` (species → z in units
-    of e, e.g. :func:`parse_charges` of ``["Li=1"]``), their Nernst–Einstein σ (S/cm) and its total.
+    of e, e.g. :func:`parse_charges` of ``["Li=1"]``), their Nernst–Einstein σ (S/cm) and the total over the
+    diffusive ones (:func:`conductivities`).
 
     ``trajectory``: a file ASE reads (``format`` names its ASE format when the name does not tell) or frames.
     ``species`` limits the diffusion to those (the charged ones are always added); ``temperature`` (K) defaults

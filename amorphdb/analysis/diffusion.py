@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 
 from ._records import finite_or_none
-from .trajectory import Trajectory, evenly_spaced, read_trajectory
+from .trajectory import Trajectory, check_finite, evenly_spaced, read_trajectory
 from ..errors import InputError
 from ..units import A2_PER_PS_IN_CM2_PER_S
 
@@ -78,6 +78,7 @@ METHOD = "GLS, kinisi-type MSD covariance"
 MIN_FRAMES = 20  # shortest trajectory (frames) that diffusivity() accepts
 CAGE_TIME_PS = 0.5  # latest lag (ps) at which the vibrational plateau is read (see the module docstring)
 MIN_SIGNIFICANCE = 3.0  # a diffusive D is at least this many standard errors above zero
+GAUSSIAN_KAPPA = 2 / 3  # non-Gaussian factor κ of Gaussian displacements in 3D, used when the data give none
 
 
 def msd_fft(positions: np.ndarray) -> np.ndarray:
@@ -145,8 +146,9 @@ def diffusivity(
     """Tracer D (cm²/s) ± error per species from unwrapped positions (n_frames, n_atoms, 3) in Å.
 
     ``dt_ps``: time between frames (ps). The fit runs over lags ``t_start`` … ``t_end`` (ps; default 10 % and
-    50 % of the run) at ``n_lags`` evenly spaced lags. ``masses`` (amu) weight the drift correction (default:
-    from the element symbols). ``min_msd`` (Å²): below this MSD at ``t_end`` the species is not diffusive.
+    50 % of the run; the end may be the whole run) at ``n_lags`` evenly spaced lags. ``masses`` (amu) weight the
+    drift correction (default: from the element symbols). ``min_msd`` (Å²): below this MSD at ``t_end`` the
+    species is not diffusive. Positions must be finite (InputError naming the frame and atom).
     """
     x = np.asarray(positions, dtype=float)
     symbols = list(symbols)
@@ -154,23 +156,12 @@ def diffusivity(
         raise InputError(f"positions must have shape (n_frames, n_atoms, 3), got {x.shape}")
     if x.shape[1] != len(symbols):
         raise InputError(f"{x.shape[1]} atoms in positions but {len(symbols)} symbols")
+    n_frames = x.shape[0]
+    _require_frames(n_frames)
     if dt_ps is None or not 0 < dt_ps < np.inf:
         raise InputError(f"time between frames must be positive and finite, got {dt_ps} ps")
-    n_frames = x.shape[0]
-    if n_frames < MIN_FRAMES:
-        raise InputError(f"a trajectory of {n_frames} frames is too short for diffusion (need at least {MIN_FRAMES})")
-    length = (n_frames - 1) * dt_ps
-    t0 = 0.1 * length if t_start is None else t_start
-    t1 = 0.5 * length if t_end is None else t_end
-    if not (0 <= t0 < t1 < math.inf):
-        raise InputError(f"fit window {t0:g}–{t1:g} ps: the start must be at least 0 and below the end (ps)")
-    i0, i1 = max(1, int(round(t0 / dt_ps))), int(round(t1 / dt_ps))
-    if not 1 <= i0 < i1 <= n_frames - 1:
-        raise InputError(f"fit window {t0:g}–{t1:g} ps does not fit in a {length:g} ps trajectory")
-    lags = evenly_spaced(i0, i1, n_lags)
-    if len(lags) < 3:
-        raise InputError(f"fit window {t0:g}–{t1:g} ps holds fewer than 3 frames")
-
+    check_finite(x, symbols)
+    lags = _fit_lags(n_frames, dt_ps, t_start, t_end, n_lags)
     if masses is None:
         from ase.data import atomic_masses, atomic_numbers
 
@@ -202,14 +193,42 @@ def diffusivity(
     return results
 
 
+def _require_frames(n_frames: int) -> None:
+    """InputError when ``n_frames`` is below :data:`MIN_FRAMES`."""
+    if n_frames < MIN_FRAMES:
+        raise InputError(f"a trajectory of {n_frames} frames is too short for diffusion (need at least {MIN_FRAMES})")
+
+
+def _fit_lags(n_frames: int, dt_ps: float, t_start: float | None, t_end: float | None, n_lags: int) -> np.ndarray:
+    """At most ``n_lags`` evenly spaced lags (frames) from ``t_start`` to ``t_end`` (ps; default 10 % and 50 % of
+    the run); InputError naming the problem when the window is empty, collapsed or outside the run."""
+    length = (n_frames - 1) * dt_ps
+    t0 = 0.1 * length if t_start is None else t_start
+    t1 = 0.5 * length if t_end is None else t_end
+    window = f"fit window {t0:g}–{t1:g} ps"
+    if not (0 <= t0 < t1 < math.inf):
+        note = ""
+        if t_end is None and 0 <= t0 < math.inf:  # a start beyond the default end
+            note = f" (the end is the default, 50 % of the {length:g} ps run: give t_end)"
+        raise InputError(f"{window}: the start must be at least 0 and below the end{note}")
+    i0, i1 = max(1, int(round(t0 / dt_ps))), int(round(t1 / dt_ps))
+    if i1 > n_frames - 1:
+        raise InputError(f"{window} does not fit in a {length:g} ps trajectory")
+    if i0 >= i1:
+        raise InputError(f"{window} collapses to a single lag when rounded to whole frames ({dt_ps:g} ps each): "
+                         "widen it")
+    lags = evenly_spaced(i0, i1, n_lags)
+    if len(lags) < 3:
+        raise InputError(f"{window} holds fewer than 3 frames")
+    return lags
+
+
 def _fit_msd(species: str, x: np.ndarray, time: np.ndarray, msd: np.ndarray, lags: np.ndarray,
              min_msd: float) -> DiffusionResult:
     """GLS line through MSD(lags) with the covariance model of the module docstring."""
     n_frames, n_atoms = x.shape[:2]
     t, y = time[lags], msd[lags]
-    var_sq = np.array([np.einsum("fai,fai->fa", d, d).var(ddof=1) for d in (x[k:] - x[:-k] for k in lags)])
-    pos = y > 0
-    kappa = float(np.mean(var_sq[pos] / y[pos] ** 2)) if pos.any() else 2 / 3
+    kappa = _kappa(x, lags, y)
     design = np.column_stack([t, np.ones_like(t)])
     kernel = np.minimum.outer(lags, lags) / (n_atoms * (n_frames - 1))
     model = np.clip(y, 1e-12, None)
@@ -236,6 +255,18 @@ def _fit_msd(species: str, x: np.ndarray, time: np.ndarray, msd: np.ndarray, lag
                            time, msd, METHOD, float(intercept), loglog, reason)
 
 
+def _kappa(x: np.ndarray, lags: np.ndarray, msd: np.ndarray) -> float:
+    """Non-Gaussian factor κ = mean over ``lags`` of Var[squared displacement] / MSD² (module docstring), over
+    the lags with a positive MSD and at least 2 displacements (atoms × origins); :data:`GAUSSIAN_KAPPA` if none."""
+    n_frames, n_atoms = x.shape[:2]
+    ratios = []
+    for k, m in zip(lags, msd):
+        if m > 0 and n_atoms * (n_frames - k) >= 2:
+            d = x[k:] - x[:-k]
+            ratios.append(np.einsum("fai,fai->fa", d, d).var(ddof=1) / m**2)
+    return float(np.mean(ratios)) if ratios else GAUSSIAN_KAPPA
+
+
 def _slope_above_plateau(time: np.ndarray, msd: np.ndarray, lags: np.ndarray) -> tuple[float, float]:
     """Log-log slope of MSD(t) − P against t − t_c over ``lags``, and the plateau P = MSD(t_c) (Å²),
     t_c = min(t_start / 2, :data:`CAGE_TIME_PS`) (NaN slope when fewer than 3 lags lie above the plateau)."""
@@ -252,14 +283,17 @@ def diffusion_from_trajectory(
     path_or_frames: str | Path | Iterable | Trajectory,
     dt_ps: float | None = None,
     species: Sequence[str] | None = None,
+    format: str | None = None,
     **kwargs,
 ) -> dict[str, DiffusionResult]:
     """D per species (cm²/s) from a trajectory file or frames; see :func:`diffusivity` for ``kwargs``.
 
     ``dt_ps`` (time between frames, ps) overrides the time stored in the frames (``atoms.info["time_ps"]``);
-    a file without times (XDATCAR, extended XYZ from other codes) needs it.
+    a file without times (XDATCAR, extended XYZ from other codes) needs it. ``format``: the ASE format of the
+    file when its name does not tell (:func:`~amorphdb.analysis.trajectory.read_trajectory`).
     """
-    traj = read_trajectory(path_or_frames)
+    traj = read_trajectory(path_or_frames, format=format)
+    _require_frames(traj.n_frames)
     dt = dt_ps if dt_ps is not None else traj.dt_ps
     if dt is None:
         raise InputError("the trajectory does not store the time between frames: give dt_ps (--dt-ps)")

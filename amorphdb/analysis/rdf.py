@@ -15,7 +15,10 @@ smooth down to 1e-7: they are a histogram convolved with a Gaussian of σ = 0.1 
 σ ≤ 0.1 Å leaves a residual of 1e-8, σ = 0.12 Å already 2e-3), the σ and grid of pymatgen-analysis-diffusion's
 ``RadialDistributionFunction`` defaults, with distances beyond 10 Å included (no drop at the last point).
 :func:`partial_rdfs` does the same by default: distances are binned on a 0.01 Å grid up to r_max + 5σ,
-divided by the shell volumes, and the result is convolved with the Gaussian and read at the grid points;
+divided by the shell volumes, and the result is convolved with the Gaussian and read at the grid points. The
+Gaussian is sampled at the fine-bin centres and each grid point's weights are normalised to sum to 1, so that a
+Gaussian narrower than a fine bin reads the bins next to the point (an ideal gas gives g = 1 for any σ) and the
+points within 5σ of r = 0 are not cut in half; for σ ≥ 0.01 Å the sum is 1 to 1e-8 anyway away from r = 0.
 ``sigma=0`` gives the plain histogram average over each ±dr/2 bin.
 
 Frames: every frame when there are at most ``max_frames`` (default 1000), else ``max_frames`` evenly spaced
@@ -94,8 +97,9 @@ def partial_rdfs(
     if abs(n_grid * dr - r_max) > 1e-9 * r_max:
         raise InputError(f"r_max = {r_max} Å is not a multiple of dr = {dr} Å")
     r = np.arange(n_grid + 1) * dr
-    cutoff = r_max + (5 * sigma if sigma > 0 else dr / 2)
-    edges = np.arange(int(np.ceil(cutoff / FINE)) + 1) * FINE
+    reach = r_max + (5 * sigma if sigma > 0 else dr / 2)
+    edges = np.arange(int(np.ceil(reach / FINE)) + 1) * FINE
+    cutoff = edges[-1]  # search to the last edge: every fine bin filled (a narrow σ reads the last one)
     n_fine = len(edges) - 1
 
     elements = element_order(traj.symbols)
@@ -112,7 +116,7 @@ def partial_rdfs(
         cell = np.ascontiguousarray(traj.cells[f], dtype=float)
         pos = np.ascontiguousarray(traj.positions[f], dtype=float)
         centre, neighbour, _, dist = find_points_in_spheres(pos, pos, r=cutoff, pbc=pbc, lattice=cell, tol=1e-8)
-        keep = (dist > 1e-8) & (dist < edges[-1])
+        keep = (dist > 1e-8) & (dist < cutoff)
         bins = (dist[keep] / FINE).astype(np.int64)
         index = (types[centre[keep]] * n_t + types[neighbour[keep]]) * n_fine + bins
         hist += np.bincount(index, minlength=hist.size) * abs(np.linalg.det(cell))
@@ -120,8 +124,10 @@ def partial_rdfs(
 
     shell = 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     centres = (edges[1:] + edges[:-1]) / 2
-    if sigma > 0:
-        kernel = np.exp(-0.5 * ((r[:, None] - centres[None, :]) / sigma) ** 2) * FINE / (sigma * np.sqrt(2 * np.pi))
+    if sigma > 0:  # sampled at the fine-bin centres, each row normalised (module docstring)
+        z2 = ((r[:, None] - centres[None, :]) / sigma) ** 2
+        kernel = np.exp(-0.5 * (z2 - z2.min(axis=1, keepdims=True)))  # the nearest centre weighs 1: no underflow
+        kernel /= kernel.sum(axis=1, keepdims=True)
     else:  # the fraction of each fine bin inside [r - dr/2, r + dr/2], over dr: exact for any dr
         low = np.maximum(edges[None, :-1], r[:, None] - dr / 2)
         high = np.minimum(edges[None, 1:], r[:, None] + dr / 2)

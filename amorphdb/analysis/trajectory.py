@@ -3,7 +3,8 @@
 :func:`read_trajectory` gives a :class:`Trajectory` (positions and cells in Å, element symbols, the time between
 frames in ps and the run's target temperature in K when the frames store them). Positions are unwrapped by the
 minimum-image displacement between consecutive frames (:meth:`Trajectory.unwrapped`), so wrapped and unwrapped
-files both work as long as no atom moves more than half a cell between two frames.
+files both work as long as no atom moves more than half the smallest perpendicular width of the cell (the
+smallest distance between opposite faces; half the edge for a cube) between two frames.
 
 Metadata comes from the frames themselves, never from files next to them: ``atoms.info["time_ps"]``
 (:data:`TIME_KEY`, the time of the frame, ps) and ``atoms.info["temperature_K"]`` (:data:`TEMPERATURE_KEY`, the
@@ -13,7 +14,9 @@ pymatgen ``Structure`` the same keys of ``structure.properties``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,19 +28,27 @@ from ..errors import InputError, first_line
 
 TIME_KEY = "time_ps"  # frame info: time of the frame, ps
 TEMPERATURE_KEY = "temperature_K"  # frame info: target temperature of the run, K
+STEP_WARNING = 0.4  # warn when an atom moves more than this fraction of the cell's smallest width between frames
+_IMAGES = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)  # the 27 neighbouring cells
 
 
 @dataclass
 class Trajectory:
     """Frames as arrays: ``positions`` (n_frames, n_atoms, 3) Å as read, ``cells`` (n_frames, 3, 3) Å,
     element ``symbols``, ``dt_ps`` the time between frames (ps) and ``temperature`` the target temperature
-    of the run (K; both None when the source does not say)."""
+    of the run (K; both None when the source does not say). Positions and cells must be finite, cells of
+    non-zero volume (InputError)."""
 
     positions: np.ndarray
     cells: np.ndarray
     symbols: list[str]
     dt_ps: float | None = None
     temperature: float | None = None
+
+    def __post_init__(self) -> None:
+        check_finite(self.positions, self.symbols, self.cells)
+        if np.any(np.abs(np.linalg.det(self.cells)) < 1e-6):
+            raise InputError("the trajectory has no periodic cell (zero cell volume): diffusion and RDF need one")
 
     @property
     def n_frames(self) -> int:
@@ -49,10 +60,36 @@ class Trajectory:
         return float(np.mean(np.abs(np.linalg.det(self.cells))))
 
     def unwrapped(self) -> np.ndarray:
-        """Positions (Å) unwrapped by the minimum-image displacement between consecutive frames."""
-        frac = np.einsum("fai,fij->faj", self.positions, np.linalg.inv(self.cells))
+        """Positions (Å) unwrapped by the minimum-image displacement between consecutive frames.
+
+        Each step is the shortest of the 27 images next to the rounded fractional step (in the later frame's cell).
+        A step shorter than half the smallest perpendicular width w of the cell (the smallest distance between
+        opposite faces: the edge of a cube, but 3 Å for the cell [[12, 0, 0], [11, 3, 0], [0, 0, 12]]) is always
+        recovered; a longer one only while it is still the shortest of its periodic images. A step longer than
+        :data:`STEP_WARNING` · w gives a warning: save frames more often.
+        """
+        inverse = np.linalg.inv(self.cells)
+        frac = np.einsum("fai,fij->faj", self.positions, inverse)
         step = np.diff(frac, axis=0)
         step -= np.round(step)
+        cells = self.cells[1:]
+        width = 1.0 / np.linalg.norm(inverse[1:], axis=1).max(axis=1)  # smallest face-to-face distance, Å
+        cart = np.einsum("fai,fij->faj", step, cells)
+        length = np.sqrt(np.einsum("fai,fai->fa", cart, cart))
+        far = np.argwhere(length >= 0.5 * width[:, None])  # below w/2 the rounded step is the shortest image
+        if len(far):
+            f, a = far.T
+            images = np.einsum("mki,mij->mkj", step[f, a][:, None, :] + _IMAGES, cells[f])
+            norms = np.linalg.norm(images, axis=2)
+            best = np.argmin(norms, axis=1)
+            step[f, a] += _IMAGES[best]
+            length[f, a] = norms[np.arange(len(f)), best]
+        ratio = length / width[:, None]
+        if ratio.size and ratio.max() > STEP_WARNING:
+            f, a = np.unravel_index(np.argmax(ratio), ratio.shape)
+            warnings.warn(f"atom {a} ({self.symbols[a]}) moves {length[f, a]:.3g} Å between frames {f} and {f + 1}, "
+                          f"more than {STEP_WARNING:g} of the cell's smallest width {width[f]:.3g} Å: it may be "
+                          "unwrapped wrongly (save frames more often)", stacklevel=2)
         frac = np.concatenate([frac[:1], frac[:1] + np.cumsum(step, axis=0)])
         return np.einsum("fai,fij->faj", frac, self.cells)
 
@@ -92,10 +129,23 @@ def read_trajectory(path_or_frames: str | Path | Iterable | Trajectory, index: s
             positions.append(frame.cart_coords)
             cells.append(frame.lattice.matrix)
             info.append(frame.properties)
-    cells_arr = np.array(cells)
-    if np.any(np.abs(np.linalg.det(cells_arr)) < 1e-6):
-        raise InputError("the trajectory has no periodic cell (zero cell volume): diffusion and RDF need one")
-    return Trajectory(np.array(positions, dtype=float), cells_arr, symbols, _frame_step(info), _temperature(info))
+    return Trajectory(np.array(positions, dtype=float), np.array(cells, dtype=float), symbols, _frame_step(info),
+                      _temperature(info))
+
+
+def check_finite(positions: np.ndarray, symbols: Sequence[str], cells: np.ndarray | None = None) -> None:
+    """InputError naming the first frame whose cell, or frame and atom whose position, is NaN or infinite.
+
+    ``positions`` (n_frames, n_atoms, 3) Å, ``symbols`` one per atom, ``cells`` (n_frames, 3, 3) Å or None.
+    """
+    if cells is not None and not np.isfinite(cells).all():
+        f = int(np.argmin(np.isfinite(cells).reshape(len(cells), -1).all(axis=1)))
+        raise InputError(f"frame {f}: the cell {cells[f].tolist()} Å is not finite")
+    bad = ~np.isfinite(positions).all(axis=2)
+    if bad.any():
+        f, a = np.argwhere(bad)[0]
+        where = f"frame {f}, atom {a} ({symbols[a]})"
+        raise InputError(f"{where}: the position {positions[f, a].tolist()} Å is not finite")
 
 
 def _read_file(path: Path, index: str, format: str | None) -> list:

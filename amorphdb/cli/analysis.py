@@ -41,7 +41,8 @@ def _cmd_diffusion(args):
         else:
             print(f"{s:3s} not diffusive: {r.reason}  ({window})")
     for s, (value, err) in sigma.items():
-        flag = "" if s == "total" or results[s].diffusive else "  (not diffusive: an upper bound)"
+        flag = (f"  (without {', '.join(result.excluded)}: not diffusive)" if s == "total" and result.excluded
+                else "" if s == "total" or results[s].diffusive else "  (not diffusive: an upper bound)")
         print(f"sigma({s}) = {value:.3e} ± {err:.1e} S/cm  (Nernst-Einstein, {result.temperature:g} K, "
               f"{result.volume:.1f} Å³){flag}")
     if args.plot:

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from ase import Atoms
+from ase.io import write
 
 from amorphdb.analysis.conductivity import conductivity, extrapolated_conductivity, parse_charges
 from amorphdb.analysis.diffusion import diffusivity
@@ -89,10 +90,41 @@ def test_transport_of_frames_takes_their_temperature_and_adds_the_charged_specie
     record = got.to_dict()
     assert record["total"] == {"sigma_S_cm": pytest.approx(expected),  # Li alone: σ's error is D's, relative
                                "sigma_err_S_cm": pytest.approx(expected * li.D_err / li.D, rel=1e-9),
-                               "temperature": 800.0, "volume": pytest.approx(1728.0)}
+                               "temperature": 800.0, "volume": pytest.approx(1728.0), "excluded": []}
     assert "sigma_S_cm" not in record["Pb"] and record["Li"]["D"] == pytest.approx(li.D, rel=1e-9)
     assert transport_from_trajectory(frames, temperature=600.0, charges={"Li": 1}).temperature == 600.0
     no_temperature = [Atoms(f, info={TIME_KEY: f.info[TIME_KEY]}) for f in frames]
     assert transport_from_trajectory(no_temperature).conductivity == {}  # no charges: no temperature needed
     with pytest.raises(InputError, match="temperature"):
         transport_from_trajectory(no_temperature, charges={"Li": 1.0})
+
+
+def test_non_diffusive_species_stay_out_of_the_total(walks, tmp_path, capsys):
+    """Li walks (D = 1e-4 cm²/s), S rattles about fixed sites: S's σ is noise about 0 and must not enter the
+    total, which is then Li's alone; with no diffusive carrier the total is undefined (NaN, null in JSON)."""
+    from amorphdb.analysis.conductivity import conductivities, transport_from_trajectory
+
+    rng = np.random.default_rng(7)
+    x, _ = walks(13, n_frames=300, n_walkers=20, n_frozen=0, d=1.0)
+    sites = rng.random((1, 20, 3)) * 12.0
+    rattle = sites + rng.normal(0, 0.3, (300, 20, 3))
+    symbols = ["Li"] * 20 + ["S"] * 20
+    frames = [Atoms(symbols, positions=p, cell=[12.0] * 3, pbc=True) for p in np.concatenate([x, rattle], axis=1)]
+    got = transport_from_trajectory(frames, dt_ps=walks.dt, temperature=600.0, charges={"Li": 1, "S": -2})
+    assert got.diffusion["Li"].diffusive and not got.diffusion["S"].diffusive
+    assert got.conductivity["S"][0] != 0.0  # an upper bound, kept per species
+    assert got.conductivity["total"] == got.conductivity["Li"] and got.excluded == ["S"]
+    record = json.loads(json.dumps(got.to_dict(), allow_nan=False))
+    assert record["total"]["excluded"] == ["S"]
+    assert record["total"]["sigma_S_cm"] == pytest.approx(got.conductivity["Li"][0], rel=1e-12)
+    alone = conductivities(got.diffusion, {"S": -2}, 600.0, 1728.0)
+    assert np.isnan(alone["total"]).all()
+    frozen = transport_from_trajectory(frames, dt_ps=walks.dt, temperature=600.0, charges={"S": -2})
+    assert json.loads(json.dumps(frozen.to_dict(), allow_nan=False))["total"]["sigma_S_cm"] is None
+    assert frozen.excluded == ["S"]
+    write(tmp_path / "walk.extxyz", frames)  # the CLI says what the total leaves out
+    assert main(["diffusion", str(tmp_path / "walk.extxyz"), "--dt-ps", str(walks.dt), "--temperature", "600",
+                 "--charge", "Li=1", "--charge", "S=-2"]) == 0
+    out = capsys.readouterr().out
+    assert "(not diffusive: an upper bound)" in out.split("sigma(S)")[1].splitlines()[0]
+    assert "(without S: not diffusive)" in out.split("sigma(total)")[1].splitlines()[0]

@@ -73,6 +73,32 @@ def test_drift_of_the_whole_system_is_removed(walks):
     assert moving.D_err == pytest.approx(still.D_err, rel=1e-6)
 
 
+def test_the_drift_removed_is_that_of_the_mass_weighted_centre(walks):
+    """Only the heavy Pb drift: the centre of mass, computed here by hand with the masses 6.94 (Li) and 207.2 (Pb),
+    moves with 0.968 of their velocity (an unweighted centre: 0.5 of it), and that comes off every atom."""
+    x, symbols = walks(2)
+    heavy = np.array([s == "Pb" for s in symbols])
+    moved = x + np.arange(len(x))[:, None, None] * walks.dt * np.array([0.5, -0.3, 0.2]) * heavy[:, None]  # Å/ps
+    mass = np.where(heavy, 207.2, 6.94)
+    centre = np.einsum("a,fai->fi", mass, moved - moved[0]) / mass.sum()
+    expected = msd_fft(moved[:, ~heavy] - centre[:, None, :]).mean(axis=1)
+    got = diffusivity(moved, symbols, walks.dt)["Li"]
+    np.testing.assert_allclose(got.msd, expected, rtol=1e-9, atol=1e-9)
+    unweighted = msd_fft(moved[:, ~heavy] - (moved - moved[0]).mean(axis=1)[:, None, :]).mean(axis=1)
+    assert np.abs(unweighted - expected)[500] > 10.0  # Å² at 10 ps: the weighting matters here
+
+
+def test_a_fit_window_to_the_last_frame_works_for_a_lone_atom(walks):
+    """At the last lag a single atom gives one squared displacement, no variance: κ comes from the other lags,
+    and both species get a D (the lone Na used to make every species fail)."""
+    x, _ = walks(12, n_frames=200, n_walkers=11, n_frozen=0, d=1.0)
+    symbols = ["Li"] * 10 + ["Na"]
+    res = diffusivity(x, symbols, walks.dt, t_end=199 * walks.dt)
+    assert res["Li"].t_fit[1] == pytest.approx(199 * walks.dt)
+    assert abs(res["Li"].D - 1e-4) < 3 * res["Li"].D_err and res["Li"].diffusive
+    assert np.isfinite(res["Na"].D) and 0 < res["Na"].D_err < np.inf
+
+
 def test_vibrating_solid_is_flagged_not_diffusive(walks):
     rng = np.random.default_rng(3)
     crystal = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)  # 108 atoms about their lattice sites

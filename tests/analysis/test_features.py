@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import warnings
 
 import numpy as np
@@ -110,6 +111,21 @@ def test_public_fallback_values_and_gaps():
     assert shear == pytest.approx(3 * bulk * 198.0 / (9 * bulk - 198.0))
 
 
+def test_blank_cells_of_an_element_table_fall_back_per_quantity(tmp_path):
+    custom = tmp_path / "elements.csv"
+    custom.write_text("element,bulk_modulus_GPa,shear_modulus_GPa,cohesive_energy_eV\nLi,11,4.2,1.63\nS,,,2.85\n")
+    table = feat.load_element_table(custom)
+    bulk_s, shear_s, _ = feat.public_element_properties("S")  # pymatgen: B 7.7 GPa, no G
+    assert bulk_s == 7.7 and math.isnan(shear_s)
+    with pytest.warns(UserWarning, match=f"no element data in {re.escape(table.source)} with B, G from .* for G of S;"):
+        got = feat.compositional_features("Li2S", table)
+    assert got["avg_B_with_Li"] == pytest.approx((2 * 11 + 7.7) / 3)  # S's B from public data, Li's from the table
+    assert got["avg_Ecoh_with_Li"] == pytest.approx((2 * 1.63 + 2.85) / 3)  # the table's E_coh of S stays
+    assert math.isnan(got["avg_G_with_Li"])
+    sources = feat.element_data_sources("Li2S", table)
+    assert sources == {"Li": table.source, "S": f"{table.source} with B, G from {feat.PUBLIC_SOURCE}"}
+
+
 def test_compositional_bad_input():
     with pytest.raises(InputError, match="Ar"):
         feat.compositional_features("LiAr")
@@ -186,6 +202,28 @@ def test_structure_without_li_gives_nan_with_warning():
         f = feat.structural_features(nacl)
     assert math.isnan(f["LNC"]) and math.isnan(f["SLPW"])
     assert f["AFC"] == 12 and np.isfinite(f["SNC"]) and np.isfinite(f["PF"])
+
+
+def test_ratios_over_zero_are_nan_and_a_li_without_a_path_neighbour_has_no_slpe():
+    # Li3P with the P alone in a 20 Å cell: SNC = 0 (and no pairs around P, so SBI is NaN)
+    li3p = Atoms("Li3P", positions=[(0, 0, 0), (2.5, 0, 0), (0, 2.5, 0), (10, 10, 10)], cell=[20.0] * 3, pbc=True)
+    with pytest.warns(UserWarning, match="SNC is 0, so LNC / SNC is NaN"):
+        f = feat.structural_features(li3p)
+    assert f["SNC"] == 0 and math.isnan(f["RNC"]) and math.isnan(f["SBI"]) and math.isnan(f["RBI"])
+    assert f["LNC"] == 2 and f["LLSD"] == pytest.approx(2.5)
+    # an S2 molecule away from a Li3 cluster: every bond around S is S-S, SBI = 0
+    li3s2 = Atoms("Li3S2", positions=[(0, 0, 0), (2.5, 0, 0), (0, 2.5, 0), (10, 10, 10), (12, 10, 10)],
+                  cell=[20.0] * 3, pbc=True)
+    with pytest.warns(UserWarning, match="SBI is 0, so LBI / SBI is NaN"):
+        f = feat.structural_features(li3s2)
+    assert f["SBI"] == 0 and math.isnan(f["RBI"]) and f["RNC"] == pytest.approx(2.0)
+    # a Li dimer far from a Li trimer: nothing lies beside the dimer's paths, so its Li have no SLPE atom
+    li5 = Atoms("Li5", positions=[(0, 0, 0), (2.5, 0, 0), (15, 15, 15), (17.5, 15, 15), (15, 17.5, 15)],
+                cell=[30.0] * 3, pbc=True)
+    f = feat.structural_features(li5)
+    assert math.isnan(f["SLPE"]) and f["SLPW"] == math.inf and f["LLSD"] == pytest.approx(2.5)
+    trimer = feat.structural_features(Atoms("Li3", positions=li5.positions[2:], cell=[30.0] * 3, pbc=True))
+    assert trimer["SLPE"] == pytest.approx(X["Li"])  # every Li of a trimer has the third beside its path
 
 
 def test_structural_bad_input():

@@ -45,6 +45,19 @@ def test_ideal_gas_tends_to_one_and_like_pairs_to_n_minus_one_over_n():
     assert tail["Si-Si"].mean() == pytest.approx(19 / 20, abs=0.015)
 
 
+@pytest.mark.parametrize("sigma", [0.0, 0.002, 0.1])
+def test_ideal_gas_is_one_for_any_smoothing_width(sigma):
+    """A Gaussian narrower than the 0.01 Å histogram bins (σ = 0.002 Å) must still average to g = 1, up to the last
+    grid point; σ = 0 is the plain bin average."""
+    rng = np.random.default_rng(3)
+    frames = [Atoms(["Li"] * 400, positions=rng.random((400, 3)) * 20.0, cell=[20.0] * 3, pbc=True)
+              for _ in range(10)]
+    df = partial_rdfs(frames, r_max=6.0, dr=0.1, sigma=sigma)
+    g = df["Li-Li"].to_numpy()[df["r"].to_numpy() >= 3.0]
+    assert g.mean() == pytest.approx(399 / 400, abs=0.01)
+    assert g[-1] == pytest.approx(399 / 400, abs=0.1)  # the last point reads fully filled bins
+
+
 @pytest.mark.parametrize("sigma", [0.0, 0.1])
 def test_rock_salt_shells_and_coordination_numbers(sigma):
     a = 5.64

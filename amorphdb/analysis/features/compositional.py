@@ -15,7 +15,7 @@ from pymatgen.core import Composition
 
 from .elements import (
     ELEMENT_DATA_ENV,
-    PUBLIC_SOURCE,
+    QUANTITIES,
     ElementTable,
     basic_properties,
     describe_sources,
@@ -88,8 +88,8 @@ def compositional_features(formula: str | Composition, element_data: ElementTabl
 
 def _report_sources(formula: str, sources: dict[str, str], props: np.ndarray, symbols: list[str]) -> None:
     logger.info("element data for %s: %s", formula, describe_sources(sources))
-    gaps = [f"{name} of {s}" for s, row in zip(symbols, props) for name, v in zip(("B", "G", "E_coh"), row)
-            if math.isnan(v)]
+    gaps = {f"{name} of {s}": sources[s] for s, row in zip(symbols, props) for name, v in zip(QUANTITIES, row)
+            if math.isnan(v)}
     if gaps:
-        warnings.warn(f"no element data for {', '.join(gaps)} ({PUBLIC_SOURCE}); the columns that need them "
-                      f"are NaN: set ${ELEMENT_DATA_ENV} to a table that has them", stacklevel=3)
+        warnings.warn(f"no element data in {describe_sources(gaps)}; the columns that need them are NaN: "
+                      f"set ${ELEMENT_DATA_ENV} to a table that has them", stacklevel=3)

@@ -9,11 +9,13 @@ order:
    (``amorphdb/data/element_properties.csv``, 60 elements, recovered from the published feature table of
    Zheng et al. 2024; source and licence in ``amorphdb/data/README.md``). It is found from the package, never
    from the working directory. With it the compositional features reproduce the published table;
-2. **the public fallback** for elements not in that table: B and G from pymatgen's ``Element.bulk_modulus`` /
-   ``rigidity_modulus`` (WebElements data), a missing one completed from the isotropic-elasticity relations
-   with the element's Young's modulus or Poisson's ratio where pymatgen has them; E_coh from Kittel,
-   *Introduction to Solid State Physics* (8th ed.), as shipped in ``ase.data.cohesive_energies``. Values still
-   missing give NaN in the columns that need them, with a warning naming the elements.
+2. **the public fallback** for elements not in that table, and for the quantities a table leaves blank (per
+   quantity: a blank G takes the public G, the table's B and E_coh stay): B and G from pymatgen's
+   ``Element.bulk_modulus`` / ``rigidity_modulus`` (WebElements data), a missing one completed from the
+   isotropic-elasticity relations with the element's Young's modulus or Poisson's ratio where pymatgen has them;
+   E_coh from Kittel, *Introduction to Solid State Physics* (8th ed.), as shipped in
+   ``ase.data.cohesive_energies``. Values still missing give NaN in the columns that need them, with a warning
+   naming the elements and the sources looked up.
 
 Every source string names its file and the first 12 hex digits of its SHA-256;
 :func:`element_data_source` gives the line to store with a feature set, :func:`element_data_sources` the
@@ -41,6 +43,7 @@ from ...data import ELEMENT_PROPERTIES
 from ...errors import AmorphDBError, InputError
 
 ELEMENT_DATA_ENV = "AMORPHDB_ELEMENT_DATA"
+QUANTITIES = ("B", "G", "E_coh")  # the per-element data: GPa, GPa, eV/atom
 PUBLIC_SOURCE = "public (pymatgen/WebElements B, G; Kittel E_coh via ASE)"
 
 
@@ -137,17 +140,24 @@ def element_moduli(symbols: Sequence[str],
                    element_data: ElementTable | None = None) -> tuple[np.ndarray, dict[str, str]]:
     """(n, 3) array of (B GPa, G GPa, E_coh eV/atom) per symbol and the source of each element.
 
-    ``element_data`` defaults to :func:`default_element_table`; elements it lacks use the public fallback.
+    ``element_data`` defaults to :func:`default_element_table`; elements it lacks, and the quantities it leaves
+    blank (NaN), use the public fallback; the source then names both (``"<table> with G from <public>"``).
     """
     table = element_data if element_data is not None else default_element_table()
     rows, sources = [], {}
     for s in symbols:
-        if s in table.values:
-            rows.append(table.values[s])
-            sources[s] = table.source
-        else:
+        own = table.values.get(s)
+        if own is None:
             rows.append(public_element_properties(s))
             sources[s] = PUBLIC_SOURCE
+            continue
+        blank = [k for k, v in enumerate(own) if math.isnan(v)]
+        sources[s] = table.source
+        if blank:  # a blank cell: that quantity from the public fallback
+            public = public_element_properties(s)
+            own = tuple(public[k] if k in blank else v for k, v in enumerate(own))
+            sources[s] += f" with {', '.join(QUANTITIES[k] for k in blank)} from {PUBLIC_SOURCE}"
+        rows.append(own)
     return np.array(rows, dtype=float).reshape(len(symbols), 3), sources
 
 

@@ -11,7 +11,9 @@ pairs − 1). ``mode="physical"`` takes the most electronegative element as the 
 population standard deviations. Everything else is the same in both modes.
 
 Structures without Li: the Li-centred columns (LNC, SDLC, LLB, RNC, LBI, SDLI, RBI, SLPW, SLPW_pp, SLPE,
-LLSD, LASD) are NaN, with a warning.
+LLSD, LASD) are NaN, with a warning. RNC (RBI) is NaN, with a warning, when SNC (SBI) is 0: no non-Li atom has a
+neighbour (or one of another electronegativity) within 4 Å. SLPE is NaN when a Li has no atom beside its path.
+Non-finite positions or cells raise InputError.
 
 Written here rather than taken from a library because no maintained package computes these definitions
 (matminer's site/structure featurizers are different descriptors); the neighbour search is pymatgen's
@@ -35,6 +37,7 @@ from pymatgen.core import Element, Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from .elements import basic_properties
+from ..trajectory import check_finite
 from ...errors import InputError
 from ...units import AMU_PER_A3_IN_G_PER_CM3
 
@@ -146,6 +149,7 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
     n = len(atoms)
     if n == 0:
         raise InputError("structure has no atoms")
+    check_finite(atoms.positions[None], atoms.get_chemical_symbols(), atoms.cell.array[None])
     if not atoms.pbc.all() or atoms.cell.rank < 3:
         raise InputError("structural features need a periodic cell with a volume (pbc on all three axes)")
     volume = float(atoms.get_volume())
@@ -171,6 +175,7 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
     cell = _Cell(n, is_li, is_anion, x, r_eff, count, i, j, d, vec, close)
 
     has_other = bool((~is_li).any())
+    other_dx = dx[~is_li[ci]]  # ΔX of the pairs around non-Li atoms
     out: dict[str, float] = {
         "AAV": volume / n,
         "VPA": volume / int(is_anion.sum()),
@@ -178,7 +183,7 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
         "ENS": float(x[~is_li].mean()) if has_other else math.nan,
         "PF": float(sphere.sum() / volume),
         "SPF": float(sphere[~is_li].sum() / volume),
-        "SBI": float(dx[~is_li[ci]].mean()) if has_other else math.nan,
+        "SBI": float(other_dx.mean()) if len(other_dx) else math.nan,
     }
 
     # anion framework: nearest other anion (a periodic image of itself counts) and the shell d0..d0+1 Å
@@ -193,11 +198,19 @@ def structural_features(structure: Structure | Atoms, mode: str = "paper") -> di
         out.update({c: math.nan for c in _LI_COLUMNS})
     else:
         out.update(_li_features(cell, dx[is_li[ci]], mode))
-        out["RNC"] = out["LNC"] / out["SNC"]
-        out["RBI"] = out["LBI"] / out["SBI"]
+        out["RNC"] = _ratio(out, "LNC", "SNC")
+        out["RBI"] = _ratio(out, "LBI", "SBI")
     result = {c: float(out[c]) for c in STRUCTURAL_COLUMNS}
     result["density"] = float(mass.sum() / volume * AMU_PER_A3_IN_G_PER_CM3)
     return result
+
+
+def _ratio(out: dict[str, float], numerator: str, denominator: str) -> float:
+    """``out[numerator] / out[denominator]``; NaN with a warning when the denominator is 0."""
+    if out[denominator] == 0:
+        warnings.warn(f"{denominator} is 0, so {numerator} / {denominator} is NaN", stacklevel=3)
+        return math.nan
+    return out[numerator] / out[denominator]
 
 
 def _li_features(c: _Cell, li_dx: np.ndarray, mode: str) -> dict[str, float]:
@@ -236,7 +249,10 @@ def _li_features(c: _Cell, li_dx: np.ndarray, mode: str) -> dict[str, float]:
     width_pp, _ = _group_min(i[q], dist, c.n)
     out["SLPW"] = float(width[is_li].mean())
     out["SLPW_pp"] = float(width_pp[is_li].mean())
-    out["SLPE"] = float(c.x[j[q][arg[is_li]]].mean())
+    blocker_x = np.full(c.n, math.nan)  # X of the atom that minimises w_i; NaN when no atom is beside the path
+    found = arg >= 0
+    blocker_x[found] = c.x[j[q][arg[found]]]
+    out["SLPE"] = float(blocker_x[is_li].mean())
     return out
 
 
