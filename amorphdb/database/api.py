@@ -12,18 +12,18 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from ..composition import parse_formula
 from ..errors import DatabaseError, InputError
-from ..units import PAPER_D_UNIT, PAPER_TARGET
+from ..units import EINSTEIN_TARGET, PAPER_D_UNIT
 from . import rows as R
 from .connection import CONNECT_TIMEOUT_S, Connection, upsert
 from .schema import (
@@ -61,8 +61,17 @@ from .views import (
 )
 
 FITTED_STAGES = ("production", "imported")  # stages whose D enters an Arrhenius fit
+FITTED_STATUSES = ("done", "imported", None)  # whose D enters a fit (None: none recorded); not running or failed
 RUN_FEATURES = ("temperature", "density")  # features the protocol stores that are fields of the run itself
 log = logging.getLogger(__name__)
+RunT = TypeVar("RunT", bound=RunInfo)
+
+
+def settings_fingerprint(key: str) -> str | None:
+    """The protocol settings fingerprint of a run key ``<fingerprint>/T<K>/<stage>/<n>`` (a volume run's ends in
+    ``/<label>``); None for any other key (imported data)."""
+    parts = str(key).split("/")
+    return parts[0] if len(parts) >= 4 and parts[1].startswith("T") else None
 
 
 def melt_run_ids(runs: Sequence[tuple[int, Any, str]]) -> set[int]:
@@ -75,11 +84,22 @@ def melt_run_ids(runs: Sequence[tuple[int, Any, str]]) -> set[int]:
     """
     first: dict[tuple[Any, str], int] = {}
     for run_id, owner, key in runs:
-        parts = str(key).split("/")
-        if len(parts) == 4 and parts[1].startswith("T") and parts[2] == "production":
-            group = (owner, parts[0])
+        fingerprint = settings_fingerprint(key)
+        if fingerprint is not None and str(key).split("/")[2] == "production":
+            group = (owner, fingerprint)
             first[group] = min(run_id, first.get(group, run_id))
     return set(first.values())
+
+
+def latest_per_temperature(runs: Iterable[RunT], fingerprint: str | None = None) -> list[RunT]:
+    """The latest run (highest id) of ``runs`` at each temperature, coldest first, all of one protocol setting:
+    those of ``fingerprint``, or (None) those of the latest run's, so that the runs of two presets (or of settings
+    changed between campaigns) never mix. Runs without a protocol key (imported data) are one setting of their own."""
+    ordered = sorted(runs, key=lambda r: r.id)
+    if fingerprint is None and ordered:
+        fingerprint = settings_fingerprint(ordered[-1].key)
+    last = {r.temperature: r for r in ordered if settings_fingerprint(r.key) == fingerprint}
+    return [last[t] for t in sorted(last)]
 
 
 class Database:
@@ -316,21 +336,19 @@ class Database:
                                                                 "created_at"}
         unknown = sorted(set(fields) - known)
         if unknown:
-            raise InputError(f"unknown amorphous-limit field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        values = {k: (R.clean_float(v, k) if isinstance(v, float) else v) for k, v in fields.items()}
+            raise InputError(f"unknown amorphous-limit field(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(known))})")
+        values = {**R.clean_floats(fields), "code_version": code_version()}
 
         def write(session: Session) -> int:
             material_id = R.material_ids(session, [formula], source)[formula]
-            row = session.scalars(select(AmorphousLimit).where(
-                AmorphousLimit.material_id == material_id, AmorphousLimit.source == source,
-                AmorphousLimit.key == key)).first()
-            if row is None:
-                row = AmorphousLimit(material_id=material_id, source=source, key=key)
-                session.add(row)
-            for name, value in {**values, "code_version": code_version()}.items():
-                setattr(row, name, value)
-            session.flush()
-            return row.id
+            where = (AmorphousLimit.material_id == material_id, AmorphousLimit.source == source,
+                     AmorphousLimit.key == key)
+            if session.execute(update(AmorphousLimit).where(*where).values(values)).rowcount == 0:
+                # a new one; should another writer add it first, the upsert changes that one
+                upsert(session, AmorphousLimit, [{"material_id": material_id, "source": source, "key": key,
+                                                  **values}], ["material_id", "source", "key"])
+            return session.execute(select(AmorphousLimit.id).where(*where)).scalar_one()
 
         return self._conn.write(write)
 
@@ -348,7 +366,7 @@ class Database:
             limit = session.get(AmorphousLimit, limit_id)
             if limit is None:
                 raise InputError(f"no amorphous limit with id {limit_id}")
-            upsert(session, Relaxation, [{"limit_id": limit_id, "label": label, **fields,
+            upsert(session, Relaxation, [{"limit_id": limit_id, "label": label, **R.clean_floats(fields),
                                           "structure": _structure_dict(structure), "source": limit.source,
                                           "code_version": code_version()}], ["limit_id", "label"])
 
@@ -406,11 +424,13 @@ class Database:
 
     def fit_arrhenius(self, formula: str, species: str = "Li", source: str | None = None,
                       charge: float | None = None, store: bool = True) -> ArrheniusFit:
-        """Fit D = D0 exp(−Ea / kB T) to the stored D of ``species`` in the production (and imported) runs of
-        ``formula`` from ``source``, and extrapolate to 300 K.
+        """Fit D = D0 exp(−Ea / kB T) to the stored D of ``species`` in the finished production (and imported) runs
+        of ``formula`` from ``source``, and extrapolate to 300 K.
 
-        ``source`` None: the one source with such runs (InputError when there are several). The latest D of
-        each run enters; which points are kept, whether the fit is weighted and how many temperatures it needs
+        ``source`` None: the one source with such runs (InputError when there are several). Runs marked running
+        or failed and a protocol's melt are left out; of the rest, the latest run at each temperature of the
+        protocol settings of the latest run (:func:`latest_per_temperature`: two presets' runs never mix), with its
+        latest D. Which points are kept, whether the fit is weighted and how many temperatures it needs
         is the package's one rule, :func:`amorphdb.analysis.arrhenius.arrhenius_points` (InputError when too
         few remain). With ``charge`` (e), also the Nernst–Einstein σ(300 K) at the stored density (g/cm³) of
         the coldest fitted run. ``store`` records the fit (:meth:`add_arrhenius`).
@@ -421,14 +441,15 @@ class Database:
         R.check_species(species)
         shown = self.show(formula)
         melts = melt_run_ids([(r.id, r.source, r.key) for r in shown.runs if r.stage == "production"])
-        runs = [r for r in shown.runs if r.stage in FITTED_STAGES and r.diffusivity.get(species) and r.id not in melts]
+        runs = [r for r in shown.runs if r.stage in FITTED_STAGES and r.status in FITTED_STATUSES
+                and r.diffusivity.get(species) and r.id not in melts]
         if source is None:
             sources = list(dict.fromkeys(r.source for r in runs))
             if len(sources) > 1:
                 raise InputError(f"{shown.formula}: D of {species} from several sources ({', '.join(sources)}): "
                                  "choose one")
             source = sources[0] if sources else ""
-        runs = [r for r in runs if r.source == source]
+        runs = latest_per_temperature(r for r in runs if r.source == source)
         latest = [r.diffusivity[species][-1] for r in runs]
         points = arrhenius_points([r.temperature for r in runs], [d.D for d in latest], [d.D_err for d in latest],
                                   [d.diffusive for d in latest])
@@ -455,10 +476,12 @@ class Database:
 
     def add_model(self, name: str, kind: str, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
                   source: str = "amorphdb") -> int:
-        """Record a trained model (its file ``path`` and JSON-able ``metadata``) under ``name``; returns its id."""
+        """Record a trained model (its file ``path`` and JSON-able ``metadata``; NaN and ±inf in it are stored as
+        null) under ``name``; returns its id."""
         if not name:
             raise InputError("a model needs a name")
-        meta = json.loads(json.dumps(metadata or {}, default=str))
+        # JSON-ready (other objects as text), NaN and ±inf as null at any depth: a CV score can be NaN
+        meta = json.loads(json.dumps(metadata or {}, default=str), parse_constant=lambda _: None)
         row = {"name": str(name), "kind": str(kind), "path": os.fspath(path), "metadata": meta, "source": source,
                "code_version": code_version()}
 
@@ -486,11 +509,12 @@ class Database:
 
         Rows: production runs at the quench temperatures (a protocol's melt, :func:`melt_run_ids`, is left
         out), with a D of ``species`` flagged diffusive (the latest one stored; a non-diffusive D is an upper
-        bound, not a label) and with features. Columns: ``formula``, ``diff_coeff_mul_thousand`` (D × 1000, D in
-        cm²/s), ``temperature`` (the run's, K), then the features in the order they were first stored; the
-        features that repeat a field of the run (``temperature``, ``density``) are not columns. The database
-        holds Einstein tracer D for every source (the paper's are converted on import), so the table says so:
-        ``table.attrs["D_convention"] == "einstein"`` (:data:`amorphdb.units.D_CONVENTIONS`).
+        bound, not a label) and with features. Columns: ``formula``, ``D_einstein_mul_thousand`` (Einstein D ×
+        1000, D in cm²/s), ``temperature`` (the run's, K), then the features in the order they were first stored;
+        the features that repeat a field of the run (``temperature``, ``density``) are not columns. The database
+        holds Einstein tracer D for every source (the paper's are converted on import), so the column's name says
+        so, and ``table.attrs["D_convention"] == "einstein"`` (:data:`amorphdb.units.D_CONVENTIONS`); the published
+        table's ``diff_coeff_mul_thousand`` is 3 × that (:data:`amorphdb.units.PAPER_D_FACTOR`).
         """
 
         def read(session: Session) -> tuple[list, list, list]:
@@ -512,7 +536,7 @@ class Database:
             log.info("training table of %s: %d run(s) with a non-diffusive D of %s left out", source, flagged, species)
         runs = [r for r in runs if r[0] in d_of and d_of[r[0]][1] and r[0] not in melts]
         table = pd.DataFrame({"run_id": [r[0] for r in runs], "formula": [r[1] for r in runs],
-                              PAPER_TARGET: [d_of[r[0]][0] / PAPER_D_UNIT for r in runs],
+                              EINSTEIN_TARGET: [d_of[r[0]][0] / PAPER_D_UNIT for r in runs],
                               "temperature": [r[2] for r in runs]})
         long = pd.DataFrame(fs, columns=["run_id", "name", "value"])
         long = long[~long["name"].isin(RUN_FEATURES)]
@@ -532,7 +556,9 @@ class Database:
               species: str = "Li") -> pd.DataFrame:
         """Runs whose material contains all ``elements`` and none of ``exclude``, filtered by temperature (K),
         D of ``species`` (cm²/s) and source. One row per run: run_id, formula, source, key, stage, temperature,
-        status, engine, density, D, D_err, method."""
+        status, engine, density, D, D_err, method, diffusive (the latest D of ``species`` stored for the run;
+        ``diffusive`` False: not diffusive in the run, D is an upper bound; None: no D). The D bounds apply to D
+        as stored, upper bounds included."""
         want, avoid = _element_list(elements), _element_list(exclude)
         R.check_species(species)
         bounds = {n: R.clean_float(v, n) for n, v in
@@ -555,20 +581,22 @@ class Database:
             if bounds["t_max"] is not None:
                 stmt = stmt.where(Run.temperature <= bounds["t_max"])
             runs = sorted(session.execute(stmt).all(), key=lambda r: (r.formula, r.source, r.temperature, r.id))
-            ds = session.execute(select(Diffusivity.run_id, Diffusivity.D, Diffusivity.D_err, Diffusivity.method)
-                                 .join(Run).where(Run.material_id.in_(keep), Diffusivity.species == species)
+            ds = session.execute(select(Diffusivity.run_id, Diffusivity.D, Diffusivity.D_err, Diffusivity.method,
+                                        Diffusivity.diffusive).join(Run)
+                                 .where(Run.material_id.in_(keep), Diffusivity.species == species)
                                  .order_by(Diffusivity.id)).all()
             return runs, ds
 
         runs, ds = self._conn.read(read)
-        d_of = {run_id: (d, err, method) for run_id, d, err, method in ds}
+        d_of = {run_id: values for run_id, *values in ds}
         cols = ["run_id", "formula", "source", "key", "stage", "temperature", "status", "engine", "density"]
         table = pd.DataFrame(runs, columns=cols)
         table["density"] = pd.to_numeric(table["density"].astype(object), errors="coerce")
-        extra = [d_of.get(run_id, (None, None, None)) for run_id in table["run_id"]]
+        extra = [d_of.get(run_id, (None, None, None, None)) for run_id in table["run_id"]]
         table["D"] = pd.to_numeric(pd.Series([e[0] for e in extra], dtype=object), errors="coerce")
         table["D_err"] = pd.to_numeric(pd.Series([e[1] for e in extra], dtype=object), errors="coerce")
         table["method"] = [e[2] for e in extra]
+        table["diffusive"] = pd.Series([e[3] for e in extra], dtype=object)
         if bounds["d_min"] is not None:
             table = table[table["D"] >= bounds["d_min"]]
         if bounds["d_max"] is not None:

@@ -3,27 +3,31 @@
 SQLite runs in WAL mode; writers take the lock up front (``BEGIN IMMEDIATE``), wait for each other (busy
 timeout) and retry on "database is locked", so several processes can write at once. PostgreSQL is reached
 through psycopg with a connect timeout. Upserts use the back end's ``INSERT ... ON CONFLICT`` (SQLite and
-PostgreSQL only), which keeps bulk imports at a few seconds. Every write is one transaction.
+PostgreSQL only), which keeps bulk imports at a few seconds. Every write is one transaction; every read is one
+transaction that sees one snapshot of the database (SQLite's WAL read transaction; PostgreSQL's
+``REPEATABLE READ``), so that reads of several statements (export, ``show``) are consistent while others write.
+JSON columns refuse NaN and ±inf on both back ends (PostgreSQL's json type has no such numbers).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from ..errors import DatabaseError, InputError, first_line
+from ..errors import AmorphDBError, DatabaseError, InputError, first_line
 from ..paths import default_db_path
 from .schema import Base
 
@@ -56,6 +60,14 @@ def normalise_url(url: str | URL | os.PathLike | None) -> str:
     return url
 
 
+def json_text(value: Any) -> str:
+    """The JSON text a JSON column stores; InputError for NaN or ±inf, which JSON (and PostgreSQL) cannot hold."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise InputError(f"cannot store NaN or infinity in a JSON column ({exc})") from None
+
+
 def _is_locked(exc: BaseException) -> bool:
     msg = str(getattr(exc, "orig", exc)).lower()
     return "database is locked" in msg or "database table is locked" in msg or "busy" in msg
@@ -75,9 +87,10 @@ def make_engine(url: str, connect_timeout: float = CONNECT_TIMEOUT_S) -> Engine:
                 Path(u.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseError(f"cannot create the folder of SQLite file {u.database}: {exc.strerror}") from None
-            engine = create_engine(u, connect_args={"timeout": LOCK_TIMEOUT_S})
+            engine = create_engine(u, connect_args={"timeout": LOCK_TIMEOUT_S}, json_serializer=json_text)
         else:
-            engine = create_engine(u, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+            engine = create_engine(u, connect_args={"check_same_thread": False}, poolclass=StaticPool,
+                                   json_serializer=json_text)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
@@ -100,7 +113,7 @@ def make_engine(url: str, connect_timeout: float = CONNECT_TIMEOUT_S) -> Engine:
             u = u.set(drivername="postgresql+psycopg")
         try:
             return create_engine(u, connect_args={"connect_timeout": max(1, int(round(connect_timeout)))},
-                                 pool_pre_ping=True)
+                                 pool_pre_ping=True, json_serializer=json_text)
         except ImportError as exc:
             raise DatabaseError(f"no driver for {u.drivername}: {exc} (pip install 'psycopg[binary]')") from None
     raise DatabaseError(f"unsupported database back end {backend!r}: use sqlite:///FILE or postgresql://...")
@@ -114,6 +127,9 @@ class Connection:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, connect_timeout)
         self._writer = self.engine.execution_options(write=True)
+        # reads see one snapshot: SQLite's read transaction does; PostgreSQL's default (READ COMMITTED) does not
+        self._reader = (self.engine.execution_options(isolation_level="REPEATABLE READ")
+                        if self.engine.dialect.name == "postgresql" else self.engine)
         self.safe_url = self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
@@ -142,26 +158,40 @@ class Connection:
                 log.debug("database locked, retrying in %.2f s", delay)
                 time.sleep(delay)
                 delay = min(2 * delay, 1.0)
+            except StatementError as exc:
+                _raise_ours(exc)
 
     def read(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn(session)`` in one read transaction (objects stay usable after it)."""
+        """Run ``fn(session)`` in one read transaction, which sees one snapshot of the database (objects stay
+        usable after it)."""
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            with Session(self._reader, expire_on_commit=False) as session, session.begin():
                 return fn(session)
         except DBAPIError as exc:
             raise self.error(exc) from None
 
 
+def _raise_ours(exc: StatementError) -> NoReturn:
+    """Raise the amorphdb error SQLAlchemy wrapped, else ``exc``: :func:`json_text` raises while a value is bound,
+    which SQLite's dialect does before the driver runs and wraps (psycopg lets it through as it is)."""
+    if isinstance(exc.orig, AmorphDBError):
+        raise exc.orig from None
+    raise exc
+
+
 def upsert(session: Session, model: type[Base], rows: list[dict[str, Any]], keys: Sequence[str],
            update: bool = True) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE the given columns (or DO NOTHING), in bulk."""
-    if not rows:
-        return
+    """INSERT ... ON CONFLICT (keys) DO UPDATE the given columns (or DO NOTHING), in bulk: one statement per set
+    of columns (rows that lack a column, as an older export's do, leave it as it is)."""
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    stmt = insert(model.__table__)
-    columns = [c for c in rows[0] if c not in keys]
-    if update and columns:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    session.execute(stmt, rows)
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    for group in groups.values():
+        stmt = insert(model.__table__)
+        columns = [c for c in group[0] if c not in keys]
+        if update and columns:
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        session.execute(stmt, group)

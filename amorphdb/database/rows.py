@@ -31,6 +31,11 @@ def clean_float(value: Any, what: str) -> float | None:
     return None if math.isnan(x) else x
 
 
+def clean_floats(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with every float value passed through :func:`clean_float` (NaN gives None), the rest as given."""
+    return {k: clean_float(v, k) if isinstance(v, float) else v for k, v in fields.items()}
+
+
 def temperature(value: Any) -> float:
     """A run temperature (K): a positive number."""
     t = clean_float(value, "temperature")

@@ -5,12 +5,13 @@ key, its MD run as ``run_formula``/``run_source``/``run_key``) instead of ids, s
 read into any database; importing twice changes nothing, and export → import → export gives the same bytes.
 JSON: one document ``{"format": "amorphdb-export", "schema_version": N, "tables": {...}}``. CSV: one row per
 record, column ``table`` first; JSON-valued cells (RDF arrays, structures) are JSON text. Exports of older
-schema versions are read, the fields they lack left empty.
+schema versions are read: the fields they lack stay as the database holds them (empty in a new record).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -102,13 +103,12 @@ def export(conn: Connection, path: str | os.PathLike, format: str = "json") -> d
                 fh.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
             else:
                 header = ["table", *dict.fromkeys(f for fields in EXPORT_TABLES.values() for f in fields)]
-                writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(header)
+                fh.write(_csv_line(header))
                 for name, records in tables.items():
                     kinds = EXPORT_TABLES[name]
                     for rec in records:
                         cells = {k: _csv_cell(v, kinds[k]) for k, v in rec.items()}
-                        writer.writerow([name] + [cells.get(h, "") for h in header[1:]])
+                        fh.write(_csv_line([name] + [cells.get(h, "") for h in header[1:]]))
         os.replace(partial, path)
     except OSError as exc:
         raise InputError(f"cannot write the export to {path}: {exc.strerror}") from None
@@ -163,7 +163,8 @@ def import_file(conn: Connection, path: str | os.PathLike) -> dict[str, int]:
     if not path.is_file():
         raise InputError(f"no such file: {path}")
     try:
-        text_ = path.read_text()
+        with path.open(newline="") as fh:  # line breaks as written: a CSV cell can hold any
+            text_ = fh.read()
     except UnicodeDecodeError:
         raise InputError(f"{path}: not an amorphdb export (not a text file)") from None
     except OSError as exc:
@@ -174,16 +175,15 @@ def import_file(conn: Connection, path: str | os.PathLike) -> dict[str, int]:
 
     for name in EXPORT_TABLES:
         for i, rec in enumerate(tables.get(name, [])):
-            for table, field in ADDED_FIELDS:
-                if table == name:
-                    rec.setdefault(field, None)
-            missing = [f for f in EXPORT_TABLES[name] if f not in rec]
+            missing = [f for f in EXPORT_TABLES[name] if f not in rec and (name, f) not in ADDED_FIELDS]
             if missing:
                 raise InputError(f"{path}: {name} record {i}: missing field(s) {', '.join(missing)}")
 
     def typed(name: str, i: int, rec: dict[str, Any], skip: tuple[str, ...]) -> dict[str, Any]:
+        """The record's fields as the columns hold them; a field an older export lacks is left out, so that
+        the upsert keeps what the database holds."""
         kinds = EXPORT_TABLES[name]
-        return {f: _typed(rec[f], kinds[f], path, name, i, f) for f in kinds if f not in skip}
+        return {f: _typed(rec[f], kinds[f], path, name, i, f) for f in kinds if f not in skip and f in rec}
 
     def write(session: Session) -> None:
         # materials first, by reduced formula (validates every formula before anything is written)
@@ -259,6 +259,14 @@ def import_file(conn: Connection, path: str | os.PathLike) -> dict[str, int]:
     return counts
 
 
+def _csv_line(cells: list[str]) -> str:
+    r"""One CSV row ending in "\n". csv quotes a cell holding a character of the line terminator, so the row is
+    written with "\r\n", which quotes a cell holding a lone "\r" too (with "\n" it would split the row)."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()[:-2] + "\n"
+
+
 def _csv_cell(value: Any, kind: str) -> str:
     if value is None:
         return ""
@@ -317,12 +325,26 @@ def _parse_json_export(path: Path, text_: str) -> dict[str, list[dict[str, Any]]
 
 
 def _parse_csv_export(path: Path, text_: str) -> dict[str, list[dict[str, Any]]]:
-    reader = csv.reader(text_.splitlines())
+    # line breaks in quoted cells kept, no other character splits rows; strict: a stray or unclosed quote is an error
+    reader = csv.reader(io.StringIO(text_, newline=""), strict=True)
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text_)))  # a cell may be as long as the file
+    try:
+        return _csv_records(path, reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _csv_records(path: Path, reader: Any) -> dict[str, list[dict[str, Any]]]:
+    """The records of an export's CSV rows (``reader``: a ``csv.reader``) by table."""
     header = next(reader, None)
     if not header or header[0] != "table":
         raise InputError(f"{path}: not an amorphdb export (the first column must be 'table')")
     tables: dict[str, list[dict[str, Any]]] = {}
-    for line, cells in enumerate(reader, start=2):
+    end = reader.line_num
+    for cells in reader:
+        line, end = end + 1, reader.line_num  # a record's first line: quoted cells can hold line breaks
         if len(cells) != len(header):
             raise InputError(f"{path}: line {line}: {len(cells)} cells, the header has {len(header)}")
         row = dict(zip(header, cells))

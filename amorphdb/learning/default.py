@@ -2,8 +2,9 @@
 
 Training is deterministic (seed 62, no CV), so the cached file is a pure function of the table and the code that
 fits it: it lives under ``<data home>/models/`` (:func:`amorphdb.paths.data_home`) with a name made of the
-hash of the shipped table and of the learning code and library versions that produced it. A new table, a change
-of the learning code or of scikit-learn/XGBoost makes a new file; an old one is never read by mistake.
+hash of the shipped table and of the code and library versions that produced it (:data:`KEY_SOURCES`,
+:data:`~amorphdb.learning.train.LIBRARIES`). A new table, a change of that code or of a library makes a new file;
+an old one is never read by mistake.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import hashlib
 import logging
 import os
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 
 from ..data import PAPER_TABLE
@@ -22,17 +22,23 @@ from .folds import SEED
 log = logging.getLogger(__name__)
 
 DEFAULT_KIND = "best"
-_CODE = Path(__file__).resolve().parent  # the learning package: its sources are part of the key
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: the sources the fitted model depends on: the learning package, the formula parsing of its composition groups
+#: and the units of its target
+KEY_SOURCES: tuple[Path, ...] = (*sorted(Path(__file__).resolve().parent.rglob("*.py")),
+                                 _PACKAGE / "composition.py", _PACKAGE / "units.py")
 
 
 def default_model_path(cache: str | os.PathLike | None = None) -> Path:
     """Where the default model is cached: ``<cache or data home/models>/best-<data>-<code>.joblib``."""
+    from .train import library_versions
+
     data = hashlib.sha256(PAPER_TABLE.read_bytes()).hexdigest()[:12]
     code = hashlib.sha256()
-    for path in sorted(_CODE.rglob("*.py")):
-        code.update(path.relative_to(_CODE).as_posix().encode() + path.read_bytes())
-    for package in ("amorphdb", "scikit-learn", "xgboost", "numpy"):
-        code.update(f"{package}={version(package)}".encode())
+    for path in KEY_SOURCES:
+        code.update(path.relative_to(_PACKAGE).as_posix().encode() + path.read_bytes())
+    for package, installed in library_versions().items():
+        code.update(f"{package}={installed}".encode())
     return Path(cache or data_home() / "models") / f"{DEFAULT_KIND}-{data}-{code.hexdigest()[:12]}.joblib"
 
 

@@ -16,10 +16,10 @@ import pandas as pd
 
 from ..errors import InputError
 from ..units import D_CONVENTIONS
-from .folds import SEED, grouped_folds, paper_split, random_folds, temperature_folds
+from .folds import SEED, composition_rows, grouped_folds, paper_split, random_folds, temperature_folds
 from .models import MODEL_KINDS, check_kinds, fit_model
 from .models.base import Prediction
-from .table import D_UNIT, TARGET, check_table, d_convention, feature_columns
+from .table import D_UNIT, check_table, d_convention, feature_columns, target_d
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def metrics(table: pd.DataFrame, pred: Prediction, rows: np.ndarray | None = Non
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
     rows = np.arange(len(table)) if rows is None else rows
-    d_true = table[TARGET].to_numpy()[rows] * D_UNIT
+    d_true = target_d(table)[rows] * D_UNIT
     ln_true = np.log(d_true)
     d, ln, err = pred.d[rows], pred.ln_d[rows], pred.ln_d_err[rows]
     z = np.abs(ln - ln_true) / err
@@ -59,17 +59,20 @@ def predict_in_table_convention(model: Any, table: pd.DataFrame) -> Prediction:
 def cross_val_predict(kind: str, table: pd.DataFrame, features: list[str], folds: Iterable[tuple],
                       **kw: Any) -> Prediction:
     """Out-of-fold predictions of ``kind`` (:func:`~amorphdb.learning.models.make_model` with ``kw``) over
-    ``folds`` (train rows, test rows), D in ``table``'s convention."""
+    ``folds`` (train rows, test rows), D in ``table``'s convention; ``fold`` the index of the fold that held
+    each row out."""
     out = Prediction.empty(len(table))
-    for tr, te in folds:
+    for i, (tr, te) in enumerate(folds):
         model = fit_model(kind, table.iloc[tr].reset_index(drop=True), features, **kw)
-        out.put(te, predict_in_table_convention(model, table.iloc[te]))
+        out.put(te, predict_in_table_convention(model, table.iloc[te]), fold=i)
     return out
 
 
 @dataclass
 class Evaluation:
-    """The metrics table (one row per model and protocol) and the predictions behind it."""
+    """The metrics table (one row per model and protocol) and the predictions behind it (per model, protocol
+    and row: ``fold``, the index of the CV fold that held the row out, -1 for the single fit of ``paper-train``
+    and ``paper-test``); D in cm²/s in the table's convention, named in the column ``D_convention``."""
 
     scores: pd.DataFrame
     predictions: pd.DataFrame
@@ -90,6 +93,7 @@ def evaluate(table: pd.DataFrame, kinds: Sequence[str] = MODEL_KINDS, seed: int 
     features = feature_columns(table)
     data = check_table(table, features, target=True)
     kw = dict(seed=seed, n_members=n_members, n_bootstrap=n_bootstrap)
+    convention = d_convention(data)
     train_rows, test_rows = paper_split(data, seed)
     part = data.iloc[train_rows].reset_index(drop=True)
     paper_cv = [(train_rows[a], train_rows[b]) for a, b in random_folds(part, n_splits, seed)]
@@ -98,13 +102,13 @@ def evaluate(table: pd.DataFrame, kinds: Sequence[str] = MODEL_KINDS, seed: int 
     rows, preds = [], []
 
     def record(kind: str, protocol: str, pred: Prediction, idx: np.ndarray) -> None:
-        rows.append({"model": kind, "protocol": protocol, **metrics(data, pred, idx)})
-        preds.append(pd.DataFrame({"model": kind, "protocol": protocol, "row": idx,
+        rows.append({"model": kind, "protocol": protocol, **metrics(data, pred, idx), "D_convention": convention})
+        preds.append(pd.DataFrame({"model": kind, "protocol": protocol, "row": idx, "fold": pred.fold[idx],
                                    "formula": data["formula"].to_numpy()[idx],
                                    "temperature": data["temperature"].to_numpy()[idx],
-                                   "D_true": data[TARGET].to_numpy()[idx] * D_UNIT, "D": pred.d[idx],
+                                   "D_true": target_d(data)[idx] * D_UNIT, "D": pred.d[idx],
                                    "D_err": pred.d_err[idx], "ln_D": pred.ln_d[idx],
-                                   "ln_D_err": pred.ln_d_err[idx]}))
+                                   "ln_D_err": pred.ln_d_err[idx], "D_convention": convention}))
 
     for kind in kinds:
         extra = (params or {}).get(kind, {})
@@ -174,16 +178,17 @@ def interpolate_features(rows: pd.DataFrame, temperatures: Sequence[float]) -> p
 
 def holdout_curve(table: pd.DataFrame, kind: str, formula: str, temperatures: Sequence[float],
                   seed: int = SEED, **kw: Any) -> pd.DataFrame:
-    """Predictions for ``formula`` at ``temperatures`` (K) by a model of ``kind`` trained on every other
-    composition (features interpolated in T with :func:`interpolate_features`): what a new composition gets.
+    """Predictions for ``formula`` at ``temperatures`` (K) by a model of ``kind`` trained on the other
+    compositions (every row of ``formula``'s composition, however spelt, held out: :func:`composition_rows`;
+    features interpolated in T with :func:`interpolate_features`): what a new composition gets.
     Columns: ``temperature`` (K), ``D`` (cm²/s, in ``table``'s D convention), ``ln_D``, ``ln_D_err``."""
     features = feature_columns(table)
     data = check_table(table, features, target=True)
-    mine = data["formula"] == formula
+    mine = composition_rows(data, formula)
     if not mine.any():
         raise InputError(f"{formula} is not in the table")
     model = fit_model(kind, data[~mine].reset_index(drop=True), features, seed=seed, **kw)
     grid = interpolate_features(data[mine], temperatures)
-    grid.attrs["D_convention"] = d_convention(table)
+    grid.attrs["D_convention"] = d_convention(data)
     p = predict_in_table_convention(model, grid)
     return pd.DataFrame({"temperature": grid["temperature"], "D": p.d, "ln_D": p.ln_d, "ln_D_err": p.ln_d_err})

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AmorphDBError, InputError
+from .table import check_formulas
 
 SEED = 62  # the paper's random_state
 
@@ -35,8 +36,10 @@ def grouped_folds(table: pd.DataFrame, n_splits: int = 5, seed: int = SEED) -> F
 
 def composition_groups(formulas: pd.Series) -> pd.Series:
     """One label per composition: the reduced formula, so that ``Li2O`` and ``Li4O2`` are one group (a label
-    that is not a chemical formula stays as it is)."""
+    that is not a chemical formula stays as it is). :class:`InputError` naming the row of a missing formula."""
     from ..composition import reduced_formula
+
+    check_formulas(formulas)
 
     def label(formula: str) -> str:
         try:
@@ -46,6 +49,13 @@ def composition_groups(formulas: pd.Series) -> pd.Series:
 
     names = {f: label(f) for f in pd.unique(formulas)}
     return formulas.map(names)
+
+
+def composition_rows(table: pd.DataFrame, formula: str) -> np.ndarray:
+    """Boolean mask of the rows of ``table`` with the composition of ``formula`` (:func:`composition_groups`:
+    ``Li4O2`` rows for ``Li2O``)."""
+    mine = composition_groups(pd.Series([formula])).iloc[0]
+    return (composition_groups(table["formula"]) == mine).to_numpy()
 
 
 def temperature_folds(table: pd.DataFrame) -> list[tuple[float, np.ndarray, np.ndarray]]:

@@ -1,10 +1,13 @@
 """The training table: columns of the paper's ``ml_features.csv`` (``formula``, the target D in 1e-3 cm²/s,
 ``temperature`` in K, the features), read from a CSV file or a database, and checked before any model sees it.
 
-Which D the target holds is the table's *convention* (``table.attrs["D_convention"]``, read by
-:func:`d_convention`): ``"paper"`` for the published table (3 × the Einstein tracer D,
-:data:`amorphdb.units.PAPER_D_FACTOR`), ``"einstein"`` for a database table (the database holds Einstein D) or a
-CSV file whose target column is ``D_einstein_mul_thousand``. Models learn the table's D and report Einstein D."""
+Which D the target holds is the table's *convention* (:func:`d_convention`), named by its column
+(:data:`TARGET_COLUMNS`): published D (3 × the Einstein tracer D, :data:`amorphdb.units.PAPER_D_FACTOR`) under
+``diff_coeff_mul_thousand``, Einstein D under ``D_einstein_mul_thousand`` (a database table: the database holds
+Einstein D). A table whose D sit under the published name but are Einstein D says so in
+``attrs["D_convention"] == "einstein"`` (how ``Database.training_table`` wrote them before it used the Einstein
+name); :func:`load_table` renames those, so a table it returns stays self-describing through ``to_csv`` and
+``pd.concat``. Models learn the table's D and report Einstein D."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ import pandas as pd
 from ..errors import InputError, first_line
 from ..units import D_CONVENTIONS, EINSTEIN_TARGET, KB_EV, PAPER_D_UNIT as D_UNIT, PAPER_TARGET as TARGET
 
+#: the target column of each D convention (D in 1e-3 cm²/s)
+TARGET_COLUMNS: dict[str, str] = {"paper": TARGET, "einstein": EINSTEIN_TARGET}
+
 
 class TableSource(Protocol):
     """Anything with the training table of a source, e.g. :class:`amorphdb.database.api.Database`."""
@@ -29,8 +35,9 @@ def load_table(data: str | Path | None = None, db: TableSource | None = None,
                source: str = "paper-aimd") -> pd.DataFrame:
     """The training table from a CSV file (``data``) or from a database's ``training_table(source)`` (``db``).
 
-    Columns: ``formula``, ``diff_coeff_mul_thousand`` (1e-3 cm²/s), ``temperature`` (K), the features; the
-    D convention in ``attrs`` (a CSV's ``D_einstein_mul_thousand`` column becomes the target, ``"einstein"``).
+    Columns: ``formula``, the D (1e-3 cm²/s) under the column of its convention (:func:`self_describing`: a
+    CSV's ``diff_coeff_mul_thousand`` is the published D, its ``D_einstein_mul_thousand`` Einstein D),
+    ``temperature`` (K), the features; the convention also in ``attrs["D_convention"]``.
     """
     if data is not None:
         path = Path(data)
@@ -40,17 +47,13 @@ def load_table(data: str | Path | None = None, db: TableSource | None = None,
             table = pd.read_csv(path)
         except Exception as exc:  # pandas raises many types for a malformed file
             raise InputError(f"cannot read {path} as CSV: {first_line(exc)}") from None
-        if EINSTEIN_TARGET in table.columns:
-            if TARGET in table.columns:
-                raise InputError(f"{path} has both {TARGET!r} and {EINSTEIN_TARGET!r}: keep the one its D is")
-            table = table.rename(columns={EINSTEIN_TARGET: TARGET})
-            table.attrs["D_convention"] = "einstein"
-        else:
-            table.attrs["D_convention"] = "paper"
+        if EINSTEIN_TARGET in table.columns and TARGET in table.columns:
+            raise InputError(f"{path} has both {TARGET!r} and {EINSTEIN_TARGET!r}: keep the one its D is")
     elif db is not None:
         table = db.training_table(source=source)
     else:
         raise InputError("give a data file (--data) or a database (--db)")
+    table = self_describing(table)
     for col in ("formula", "temperature"):
         if col not in table.columns:
             raise InputError(f"the table has no {col!r} column")
@@ -61,23 +64,60 @@ def load_table(data: str | Path | None = None, db: TableSource | None = None,
 
 
 def d_convention(table: pd.DataFrame) -> str:
-    """The D convention of ``table``'s target (a key of :data:`amorphdb.units.D_CONVENTIONS`; "paper" when
-    unmarked, as the published table)."""
-    convention = table.attrs.get("D_convention", "paper")
-    if convention not in D_CONVENTIONS:
-        raise InputError(f"unknown D convention {convention!r} (use {' or '.join(D_CONVENTIONS)})")
-    return convention
+    """The D convention of ``table``'s target (a key of :data:`amorphdb.units.D_CONVENTIONS`): ``"einstein"``
+    for a ``D_einstein_mul_thousand`` column; for ``diff_coeff_mul_thousand`` (or no target) the one in
+    ``attrs["D_convention"]``, else ``"paper"``, the published table's layout.
+
+    Raises :class:`InputError` when it cannot be told: both columns (tables of the two conventions
+    concatenated), ``attrs`` contradicting the Einstein column, or an unknown name.
+    """
+    marked = table.attrs.get("D_convention")
+    if marked is not None and marked not in D_CONVENTIONS:
+        raise InputError(f"unknown D convention {marked!r} (use {' or '.join(D_CONVENTIONS)})")
+    if TARGET in table.columns and EINSTEIN_TARGET in table.columns:
+        raise InputError(f"the table has both {TARGET!r} (published D, 3 × Einstein) and {EINSTEIN_TARGET!r} "
+                         "(Einstein D), as after joining tables of the two conventions: convert one "
+                         "(amorphdb.units.einstein_d) and keep one column")
+    if EINSTEIN_TARGET in table.columns:
+        if marked not in (None, "einstein"):
+            raise InputError(f"the table's D are Einstein D ({EINSTEIN_TARGET!r}) but its attrs say {marked!r}")
+        return "einstein"
+    return marked or "paper"
+
+
+def self_describing(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its D under the column that names their convention (:data:`TARGET_COLUMNS`) and the
+    convention in ``attrs["D_convention"]``: a CSV written from it, or a ``pd.concat`` with a table of the other
+    convention (which drops ``attrs``), still tells which D it holds."""
+    convention = d_convention(table)
+    out = table.rename(columns={c: TARGET_COLUMNS[convention] for c in TARGET_COLUMNS.values()
+                                if c in table.columns})
+    out.attrs["D_convention"] = convention
+    return out
+
+
+def target_column(table: pd.DataFrame) -> str:
+    """The column of ``table``'s D (1e-3 cm²/s), in the convention :func:`d_convention` tells."""
+    d_convention(table)  # refuses a table whose convention cannot be told
+    found = [c for c in TARGET_COLUMNS.values() if c in table.columns]
+    if not found:
+        raise InputError(f"the table lacks the column(s) {TARGET} (published D) or {EINSTEIN_TARGET} (Einstein D)")
+    return found[0]
+
+
+def target_d(table: pd.DataFrame) -> np.ndarray:
+    """``table``'s D in 1e-3 cm²/s, in its convention (:func:`d_convention`)."""
+    return table[target_column(table)].to_numpy(dtype=float)
 
 
 #: columns that are never model inputs: predictions and errors of D (they would leak the target) and row ids
-NOT_FEATURES = ("D", "D_err", "D_paper", "ln_D", "ln_D_err", "ln_D_err_model", "D_md", "D_md_err",
-                EINSTEIN_TARGET, "run_id")
+NOT_FEATURES = ("D", "D_err", "D_paper", "ln_D", "ln_D_err", "ln_D_err_model", "D_md", "D_md_err", "run_id")
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:
-    """The model inputs of ``table``: every column but ``formula`` and the target, ``temperature`` last.
+    """The model inputs of ``table``: every column but ``formula`` and the targets, ``temperature`` last.
     :class:`InputError` for a column that cannot be an input (:data:`NOT_FEATURES`, a saved index ``Unnamed: 0``)."""
-    cols = [c for c in table.columns if c not in ("formula", TARGET, "temperature")]
+    cols = [c for c in table.columns if c not in ("formula", "temperature", *TARGET_COLUMNS.values())]
     bad = [str(c) for c in cols if c in NOT_FEATURES or str(c).startswith("Unnamed:")]
     if bad:
         raise InputError(f"column(s) {', '.join(bad)} of the table are not features (a D, its error, an id or a "
@@ -86,15 +126,18 @@ def feature_columns(table: pd.DataFrame) -> list[str]:
 
 
 def check_table(table: pd.DataFrame, features: Sequence[str], target: bool = False) -> pd.DataFrame:
-    """``table`` with ``features`` (and the target when ``target``) as floats.
+    """``table`` with ``features`` (and the target when ``target``: :func:`target_column`) as floats.
 
     Raises :class:`InputError` naming the first row (1-based, as in the CSV file after its header) and column
-    that is absent, missing or not a finite number; temperatures must be positive.
+    that is absent, missing or not a finite number, or whose formula is missing; temperatures must be positive.
     """
-    needed = [*features, TARGET] if target else list(features)
+    target_col = target_column(table) if target else None
+    needed = [*features, target_col] if target_col else list(features)
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise InputError(f"the table lacks the column(s) {', '.join(missing)}")
+    if "formula" in table.columns:
+        check_formulas(table["formula"])
     out = table.copy()
     for col in needed:
         values = pd.to_numeric(out[col], errors="coerce")
@@ -107,15 +150,23 @@ def check_table(table: pd.DataFrame, features: Sequence[str], target: bool = Fal
     if (out["temperature"] <= 0).any():
         i = int(np.flatnonzero(out["temperature"].to_numpy() <= 0)[0])
         raise InputError(f"row {i + 1}, column 'temperature': must be positive (K), got {out['temperature'].iloc[i]}")
-    if target and (out[TARGET] <= 0).any():
-        i = int(np.flatnonzero(out[TARGET].to_numpy() <= 0)[0])
-        raise InputError(f"row {i + 1}, column {TARGET!r}: D must be positive to take ln D, got {out[TARGET].iloc[i]}")
+    if target_col and (out[target_col] <= 0).any():
+        i = int(np.flatnonzero(out[target_col].to_numpy() <= 0)[0])
+        raise InputError(f"row {i + 1}, column {target_col!r}: D must be positive to take ln D, "
+                         f"got {out[target_col].iloc[i]}")
     return out
 
 
+def check_formulas(formulas: pd.Series) -> None:
+    """Raise :class:`InputError` naming the first row (1-based) whose formula is missing or not text."""
+    bad = [i for i, f in enumerate(formulas) if not (isinstance(f, str) and f.strip())]
+    if bad:
+        raise InputError(f"row {bad[0] + 1}, column 'formula': {formulas.iloc[bad[0]]!r} is not a formula")
+
+
 def ln_d(table: pd.DataFrame) -> np.ndarray:
-    """ln D with D in cm²/s, from the target column (1e-3 cm²/s)."""
-    return np.log(table[TARGET].to_numpy(dtype=float) * D_UNIT)
+    """ln D with D in cm²/s, from the target column (1e-3 cm²/s, :func:`target_d`)."""
+    return np.log(target_d(table) * D_UNIT)
 
 
 def inv_kt(temperature: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,25 @@ from ..units import D_CONVENTIONS, PAPER_D_FACTOR
 from .evaluate import cross_val_predict, metrics
 from .folds import SEED, grouped_folds, random_folds
 from .models import MODEL_KINDS, Model, check_kinds, check_params, fit_model
-from .table import TARGET, check_table, d_convention, feature_columns, load_table
+from .table import TARGET_COLUMNS, check_table, d_convention, feature_columns, load_table
 
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "amorphdb-model/1"  # the format tag of a saved model file
 SISSO_OPTIONS = ("max_dim", "dim", "n_sis")  # settings only kind "sisso" takes
+#: the packages whose versions can change a fitted model (recorded in its metadata, part of the default model's key)
+LIBRARIES = ("amorphdb", "scikit-learn", "xgboost", "numpy", "pandas", "scipy", "pymatgen")
+
+
+def library_versions() -> dict[str, str]:
+    """The installed version of each of :data:`LIBRARIES` ("absent" when one is not installed)."""
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "absent"
+
+    return {package: installed(package) for package in LIBRARIES}
 
 
 @dataclass
@@ -111,30 +125,34 @@ def train(table: pd.DataFrame, kind: str = "best", seed: int = SEED, cv: bool = 
 
     The CV scores are those of :func:`~amorphdb.learning.evaluate.evaluate` on the same table: random 5-fold
     (the paper's) and composition-grouped 5-fold, without the uncertainty ensembles (they do not change the
-    point prediction). ``params`` go to the model's constructor. The model learns D in the table's convention
+    point prediction); ``metadata["cv_folds"]`` holds, per protocol, the fold that held out each row (in the
+    table's row order). ``params`` go to the model's constructor. The model learns D in the table's convention
     (:func:`~amorphdb.learning.table.d_convention`) and predicts Einstein D; its CV scores are in the table's.
     """
     check_settings(kind, params)
     features = feature_columns(table)
     checked = check_table(table, features, target=True)
+    convention = d_convention(checked)
     meta: dict[str, Any] = {
-        "kind": kind, "target": "ln D (cm2/s)" if kind not in ("rf", "xgb") else f"{TARGET} (1e-3 cm2/s)",
-        "D_convention": d_convention(table), "predicts": "Einstein tracer D (cm2/s)",
+        "kind": kind,
+        "target": "ln D (cm2/s)" if kind not in ("rf", "xgb") else f"{TARGET_COLUMNS[convention]} (1e-3 cm2/s)",
+        "D_convention": convention, "predicts": "Einstein tracer D (cm2/s)",
         "n_rows": len(checked), "n_formulas": int(checked["formula"].nunique()),
         "temperatures": sorted(float(t) for t in checked["temperature"].unique()), "seed": seed,
         "params": params, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
+        "python": platform.python_version(), "versions": library_versions(),
     }
     if cv:
-        scores = {}
+        scores, cv_folds = {}, {}
         for protocol, folds in (("random-cv", random_folds(checked, seed=seed)),
                                 ("grouped-cv", grouped_folds(checked, seed=seed))):
             pred = cross_val_predict(kind, checked, features, folds, seed=seed, n_members=0, n_bootstrap=0,
                                      **params)
             scores[protocol] = metrics(checked, pred)
+            cv_folds[protocol] = pred.fold.tolist()
             log.info("%s %s: RMSE(D) %.3g cm2/s, RMSE(ln D) %.3f, R2(D) %.3f", kind, protocol,
                      scores[protocol]["rmse_D"], scores[protocol]["rmse_lnD"], scores[protocol]["r2_D"])
-        meta["cv"] = scores
+        meta["cv"], meta["cv_folds"] = scores, cv_folds
     log.info("fitting %s on %d rows", kind, len(checked))
     model = fit_model(kind, checked, features, seed=seed, n_members=n_members, n_bootstrap=n_bootstrap, **params)
     if kind == "sisso":

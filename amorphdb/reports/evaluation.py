@@ -12,15 +12,15 @@ import pandas as pd
 from ..errors import InputError
 from ..learning.evaluate import Evaluation, evaluate, holdout_curve, scores_markdown
 from ..learning.explain import tree_explanations
-from ..learning.folds import SEED
-from ..learning.table import D_UNIT, TARGET
+from ..learning.folds import SEED, composition_rows
+from ..learning.table import D_UNIT, target_d
 from ..learning.train import train
 from .plots import plot_arrhenius_model, plot_feature_importance, plot_parity, plot_shap_summary, save_figure
 
 
 def check_curves(table: pd.DataFrame, curves: Sequence[str]) -> None:
-    """Raise :class:`InputError` naming the formulas of ``curves`` that are not in ``table``."""
-    absent = sorted(set(curves) - set(table["formula"]))
+    """Raise :class:`InputError` naming the formulas of ``curves`` whose composition is not in ``table``."""
+    absent = sorted(f for f in set(curves) if not composition_rows(table, f).any())
     if absent:
         raise InputError(f"curves (--curves): {', '.join(absent)} not in the training table")
 
@@ -73,10 +73,10 @@ def write_evaluation(ev: Evaluation, table: pd.DataFrame, out_dir: str | Path, s
         imp.rename("importance").to_csv(out / f"importance_{kind}.csv", index_label="feature")
     grid = np.linspace(800.0, 2700.0, 20)
     for formula in curves:
-        rows = table[table["formula"] == formula]
+        rows = table[composition_rows(table, formula)]
         for kind in curve_kinds:
             c = holdout_curve(table, kind, formula, grid, seed=seed, n_members=n_members, n_bootstrap=n_bootstrap)
             paths[f"arrhenius_{formula}_{kind}"] = save_figure(plot_arrhenius_model(
-                f"{formula}: {kind}, trained without it", rows["temperature"], rows[TARGET] * D_UNIT, None,
+                f"{formula}: {kind}, trained without it", rows["temperature"], target_d(rows) * D_UNIT, None,
                 c["temperature"], c["D"], c["ln_D_err"]), out / f"arrhenius_{formula}_{kind}.png")
     return paths

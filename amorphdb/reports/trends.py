@@ -27,7 +27,7 @@ from pymatgen.core import Composition, Element
 from ..composition import parse_formula
 from ..errors import InputError
 from ..analysis.arrhenius import fit_points
-from ..learning.table import D_UNIT, TARGET, check_table, d_convention, feature_columns
+from ..learning.table import D_UNIT, check_table, d_convention, feature_columns, target_d
 from ..units import einstein_d
 from .plots import plot_groups, plot_scatter_panels, save_figure
 
@@ -69,7 +69,7 @@ def composition_table(table: pd.DataFrame) -> pd.DataFrame:
             row["x_radius"] = float(others[0].atomic_radius)
             row["x_group"] = int(others[0].group)
         t = sub["temperature"].to_numpy(dtype=float)
-        d = einstein_d(sub[TARGET].to_numpy(dtype=float) * D_UNIT, convention)
+        d = einstein_d(target_d(sub) * D_UNIT, convention)
         fit = fit_points(t, d)
         if fit is not None:
             row.update(Ea=fit.Ea, Ea_err=fit.Ea_err, D0=fit.prefactor)
@@ -83,12 +83,12 @@ def pearson_table(table: pd.DataFrame) -> pd.DataFrame:
     """Pearson r of every feature with D: per temperature (``r_D_<T>K``), over all rows (``r_D_all``) and with
     ln D over all rows (``r_lnD_all``); sorted by r at the highest temperature, as the paper's Table 1 (5000 K)."""
     feats = [f for f in feature_columns(table) if f != "temperature"]
-    d = table[TARGET] * D_UNIT
+    d = pd.Series(target_d(table) * D_UNIT, index=table.index)
     out = pd.DataFrame(index=feats)
     temps = sorted(table["temperature"].unique())
     for t in temps:
-        sub = table[table["temperature"] == t]
-        out[f"r_D_{t:g}K"] = sub[feats].corrwith(sub[TARGET])
+        at = table["temperature"] == t
+        out[f"r_D_{t:g}K"] = table.loc[at, feats].corrwith(d[at])
     out["r_D_all"] = table[feats].corrwith(d)
     out["r_lnD_all"] = table[feats].corrwith(np.log(d))
     out.index.name = "feature"

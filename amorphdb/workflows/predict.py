@@ -7,9 +7,11 @@ the measured feature shifts of the engine and preset (:mod:`amorphdb.learning.un
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,8 @@ from .melt_quench import as_database, run
 if TYPE_CHECKING:
     from ..database.api import Database
     from ..learning.train import TrainedModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +57,29 @@ class FormulaPrediction:
         return self.table.assign(formula=self.formula)[["formula", *self.table.columns]]
 
 
+def check_element_data(formula: str, features: Sequence[str]) -> None:
+    """Raise :class:`InputError` when a compositional feature among ``features`` is not finite for ``formula``
+    (an element without bulk or shear modulus or cohesive energy), naming the elements and the features."""
+    import warnings
+
+    from ..analysis.features.compositional import COMPOSITIONAL_COLUMNS, compositional_features
+    from ..analysis.features.elements import ELEMENT_DATA_ENV, element_moduli
+    from ..composition import parse_formula
+
+    if not set(features) & set(COMPOSITIONAL_COLUMNS):  # e.g. sisso-paper: structural features only
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the gaps are the error below
+        values = compositional_features(formula)
+    bad = [f for f in features if f in values and not math.isfinite(values[f])]
+    if bad:
+        symbols = sorted(str(e) for e in parse_formula(formula))
+        lacking = [s for s, row in zip(symbols, element_moduli(symbols)[0]) if np.isnan(row).any()]
+        raise InputError(f"{formula}: no element data (bulk or shear modulus, cohesive energy) for "
+                         f"{', '.join(lacking)}, so the model's features {', '.join(bad)} are not finite: choose a "
+                         f"model without them (sisso-paper) or set ${ELEMENT_DATA_ENV} to a table that has them")
+
+
 def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedModel, engine: str = "chgnet",
                     preset: str = "predict", db: Database | str | os.PathLike[str] | None = None,
                     workdir: str | Path | None = None, device: str | None = None, progress: bool = True,
@@ -66,18 +93,28 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
     (:func:`~amorphdb.analysis.arrhenius.arrhenius_points`; the feature shifts move all temperatures alike, so
     they widen D's error bar, ``ln_D_err``, but not Ea's). D's error bar is
     :func:`~amorphdb.learning.uncertainty.total_ln_sigma` of the model's σ and the shift terms of this engine
-    and preset.
+    and preset, the largest ones when ``protocol_options`` make the runs smaller or shorter than the
+    preset's (:func:`~amorphdb.learning.uncertainty.below_preset`).
+
+    Before any MD: the settings are validated (a temperature equal to the melt's is refused) and the model's
+    compositional features of ``formula`` must be finite (:func:`check_element_data`).
     """
-    from ..learning.uncertainty import shift_terms, total_ln_sigma
+    from ..learning.uncertainty import below_preset, shift_terms, total_ln_sigma
+    from ..protocol.settings import settings_for
 
     temps = [float(t) for t in temperatures]
     if not temps or min(temps) <= 0:
         raise InputError(f"give one or more positive temperatures (K), got {temps}")
+    smaller = below_preset(settings_for(preset, temperatures=temps, **protocol_options), preset)
+    check_element_data(formula, model.features)
+    if smaller:
+        log.warning("runs smaller or shorter than preset %s's (%s): the largest shift terms apply", preset,
+                    ", ".join(smaller))
     db = as_database(db)
     result = run(formula, preset=preset, engine=engine, temperatures=temps, db=db, workdir=workdir,
                  device=device, progress=progress, **protocol_options)
     rows, md = [], []
-    for t in result.temperatures:
+    for t in result.temperatures:  # temps differ from the melt's (validated above): the melt is never a row
         if t.temperature in temps:
             rows.append({"formula": result.formula, "temperature": t.temperature, **db.features(t.run_id)})
             li = t.diffusion.get("Li")
@@ -86,7 +123,8 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
     pred["D_md"], pred["D_md_err"], pred["run_id"] = (list(c) for c in zip(*md))
     model_d_err = pred["D_err"].to_numpy()
     pred["ln_D_err_model"] = pred["ln_D_err"]
-    pred["ln_D_err"] = total_ln_sigma(pred["ln_D_err_model"], shift_terms(result.source.removeprefix("mlip-"), preset))
+    terms = shift_terms(result.source.removeprefix("mlip-"), preset, conservative=bool(smaller))
+    pred["ln_D_err"] = total_ln_sigma(pred["ln_D_err_model"], terms)
     pred["D_err"] = pred["D"] * pred["ln_D_err"]
     points = arrhenius_points(pred["temperature"], pred["D"], model_d_err)
     fit = points.fit() if points is not None else None

@@ -41,7 +41,7 @@ from ..analysis.arrhenius import arrhenius_points, fit_points
 from ..analysis.rdf import rdf_r2, read_rdf_csv
 from ..composition import parse_formula
 from ..data import paper_dir
-from ..database.api import Database
+from ..database.api import Database, latest_per_temperature
 from ..database.importers.paper import PAPER_RDF_TEMPERATURE, paper_density, read_paper_table
 from ..engines import engine_name
 from ..errors import InputError
@@ -168,17 +168,17 @@ class OurResult:
 def stored_result(db: Database, formula: str, source: str,
                   melt_temperature: float = PAPER_RDF_TEMPERATURE, fingerprint: str | None = None) -> OurResult:
     """Our result for ``formula`` from the finished production runs of ``source`` stored in ``db``: of the
-    protocol settings ``fingerprint`` (None: any), the last run per temperature. D only where Li is diffusive (a
-    flagged D is an upper bound); RDFs from the run at ``melt_temperature`` (K); Ea by the package's Arrhenius
-    rule over the other temperatures."""
+    protocol settings ``fingerprint`` (None: those of the latest run), the last run per temperature
+    (:func:`~amorphdb.database.api.latest_per_temperature`). D only where Li is diffusive (a flagged D is an upper
+    bound); RDFs from the run at ``melt_temperature`` (K); Ea by the package's Arrhenius rule over the other
+    temperatures."""
     name = _reduced(formula)
     try:
         runs = db.show(name).runs
     except InputError:
         runs = []
-    runs = [r for r in runs if r.source == source and r.stage == "production" and r.status == "done"
-            and (fingerprint is None or r.key.startswith(f"{fingerprint}/"))]
-    last = {r.temperature: r for r in sorted(runs, key=lambda r: r.id)}  # the latest per temperature
+    last = {r.temperature: r for r in latest_per_temperature(
+        (r for r in runs if r.source == source and r.stage == "production" and r.status == "done"), fingerprint)}
     density = {float(t): float(r.density) for t, r in sorted(last.items())
                if r.density is not None and math.isfinite(r.density)}
     d = {float(t): r.diffusivity[SPECIES][-1] for t, r in sorted(last.items()) if r.diffusivity.get(SPECIES)}

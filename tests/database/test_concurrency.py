@@ -7,6 +7,7 @@ import os
 
 import pytest
 from db_records import counts, fill
+from sqlalchemy import event
 
 from amorphdb.database import Database
 from amorphdb.database.connection import Connection, upsert
@@ -64,3 +65,25 @@ def test_several_processes_write_at_once(any_db, db_url):
     assert table.groupby("source").size().to_dict() == {f"worker-{w}": n_runs for w in range(n_proc)}
     assert {r.source: r.element_data for r in any_db.show("Li3PS4").runs} == {
         f"worker-{w}": f"worker-{w}" for w in range(n_proc)}
+
+
+def test_an_amorphous_limit_another_writer_adds_meanwhile_is_updated(any_db, db_url):
+    """Two writers add the same amorphous limit at once: the one that comes second changes the first's instead of
+    failing on the unique key (PostgreSQL; SQLite's writers take the lock up front and cannot interleave)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite writers take the write lock up front: they cannot interleave")
+    any_db.add_run("Li2O", source="mlip-chgnet", temperature=1000, stage="production", key="T1000")  # the material
+    fields = dict(run_id=None, trajectory_path="t.traj", trajectory_sha256="ab" * 32, temperature=1000.0,
+                  engine="chgnet", engine_version="0.4.2", n_snapshots=2, spacing_ps=2.0, fmax=0.05, max_steps=500,
+                  message=None, references={})
+    other, first = Database(db_url), []
+
+    @event.listens_for(any_db._conn.engine, "before_cursor_execute")
+    def meanwhile(conn, cursor, statement, *args):
+        if statement.lstrip().startswith("INSERT INTO amorphous_limits") and not first:  # another writer commits
+            first.append(other.add_amorphous_limit("Li2O", source="mlip-chgnet", key="k", status="running", **fields))
+
+    limit = any_db.add_amorphous_limit("Li2O", source="mlip-chgnet", key="k", status="done", **fields)
+    other.close()
+    assert first == [limit]
+    assert [(v.id, v.status) for v in any_db.amorphous_limits("Li2O")] == [(limit, "done")]

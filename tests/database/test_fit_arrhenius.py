@@ -99,3 +99,31 @@ def test_imported_paper_data_is_fitted_without_weights(db, small_paper):
     assert result.source == "paper-aimd" and not result.weighted and len(result.points) == 4
     assert result.fit.Ea == pytest.approx(db.arrhenius("Li3PS4", "paper-aimd")["Ea"][0], rel=1e-12)
     assert result.conductivity.density_temperature == 1000
+
+
+def test_one_run_per_temperature_of_the_latest_settings(db):
+    """Two presets' protocols of one engine write under one source: the fit takes the latest settings' runs only
+    (Ea 0.30 and 0.60 must not mix into 0.45), the latest run at each temperature, and no running or failed run."""
+    def protocol(fingerprint: str, ea: float, temperatures=(5000, 1000, 1500, 2000), status: str = "done") -> None:
+        for t in temperatures:  # the melt (5000 K) first, as the protocol runs it
+            run = db.add_run("Li2O", source="mlip-chgnet", temperature=t, stage="production",
+                             key=f"{fingerprint}/T{t}/production/0", status=status)
+            d = D0 * np.exp(-ea / (KB_EV * t))
+            db.add_diffusivity(run, "Li", d, 0.05 * d, "GLS")
+
+    protocol("aaaa1111", 0.30)
+    result = db.fit_arrhenius("Li2O", source="mlip-chgnet", store=False)
+    assert [p[0] for p in result.points] == [1000, 1500, 2000] and result.fit.Ea == pytest.approx(0.30, rel=1e-9)
+    protocol("bbbb2222", 0.60)
+    result = db.fit_arrhenius("Li2O", source="mlip-chgnet")
+    assert [p[0] for p in result.points] == [1000, 1500, 2000] and result.fit.Ea == pytest.approx(0.60, rel=1e-9)
+    assert db.arrhenius("Li2O")["Ea"].tolist() == [pytest.approx(0.60, rel=1e-9)]
+    protocol("bbbb2222", 0.1, temperatures=(1200,), status="running")  # unfinished, and failed: left out
+    protocol("bbbb2222", 0.1, temperatures=(2500,), status="failed")
+    # the same temperature again (a rerun, later): it replaces the earlier run's point
+    run = db.add_run("Li2O", source="mlip-chgnet", temperature=2000, stage="production",
+                     key="bbbb2222/T2000/production/1", status="done")
+    db.add_diffusivity(run, "Li", 2 * D0 * np.exp(-0.60 / (KB_EV * 2000)), None, "GLS")
+    result = db.fit_arrhenius("Li2O", source="mlip-chgnet", store=False)
+    assert [p[0] for p in result.points] == [1000, 1500, 2000]
+    assert result.points[-1][1] == pytest.approx(2 * D0 * np.exp(-0.60 / (KB_EV * 2000)), rel=1e-12)

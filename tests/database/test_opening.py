@@ -7,10 +7,11 @@ import socket
 import threading
 
 import pytest
-from db_records import counts, fill
+from db_records import counts, fill, fill_limit
 from sqlalchemy import create_engine, inspect, text
 
 from amorphdb.database import Database, default_url
+from amorphdb.database.schema import ADDED_COLUMNS, ADDED_TABLES
 from amorphdb.errors import DatabaseError, InputError
 from amorphdb.paths import data_home, default_db_path, default_runs_dir
 
@@ -51,10 +52,14 @@ def test_other_schema_version_is_refused(db_url):
 
 
 def _make_version_1(url: str) -> None:
-    """Turn the database at ``url`` into one as schema version 1 wrote it (no ``runs.element_data``)."""
+    """Turn the database at ``url`` into one as schema version 1 wrote it: without the columns and tables added
+    since (``runs.element_data``; the amorphous-limit tables)."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE runs DROP COLUMN element_data"))
+        for _, table in reversed(ADDED_TABLES):  # a later table may refer to an earlier one
+            conn.execute(text(f"DROP TABLE {table}"))
+        for _, table, column in ADDED_COLUMNS:
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 
@@ -67,16 +72,22 @@ def test_a_version_1_database_is_migrated_in_place(db_url):
     db.close()
     _make_version_1(db_url)
 
+    engine = create_engine(db_url)
+    assert not {t for _, t in ADDED_TABLES} & set(inspect(engine).get_table_names())  # really version 1
+    engine.dispose()
     migrated = Database(db_url)
     assert migrated.schema_version() == 3 and counts(migrated) == before
     engine = create_engine(db_url)
     assert "element_data" in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert {t for _, t in ADDED_TABLES} <= set(inspect(engine).get_table_names())
     engine.dispose()
     after = migrated.show("Li3PS4").to_dict()
     for a, b in zip(after["runs"], shown["runs"]):
         assert a == {**b, "element_data": None}  # everything kept; the new column is empty
     migrated.add_features(run, {"AAV": 15.3}, element_data="public")
     assert migrated.run(run).element_data == "public"
+    fill_limit(migrated, run)  # the tables the migration made take records
+    assert [len(v.relaxations) for v in migrated.amorphous_limits("Li3PS4")] == [2]
     Database(db_url).close()  # opening again: nothing left to do
 
 

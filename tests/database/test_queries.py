@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from db_records import SMALL_PAPER, SMALL_RDFS, write_small_paper
+from db_records import SMALL_PAPER, SMALL_RDFS, fill, write_small_paper
 
 from amorphdb.composition import parse_formula
 from amorphdb.database import Database
@@ -37,15 +37,18 @@ def test_query_filters_match_the_table(paper):
     d_min, d_max = d.quantile(0.25), d.quantile(0.75)
     got = db.query(d_min=d_min, d_max=d_max, t_min=1200, t_max=2200)
     expect = table[(d >= d_min) & (d <= d_max) & table["temperature"].between(1200, 2200)]
-    assert len(got) == len(expect) > 0
+    assert sorted(zip(got["formula"], got["temperature"])) == sorted(
+        zip(expect["formula"].map(lambda f: parse_formula(f).reduced_formula), expect["temperature"]))
+    assert len(got) > 0 and set(got["source"]) == {"paper-aimd"} and got["diffusive"].tolist() == [True] * len(got)
 
     everything = db.query()
     n_rdf = len(SMALL_RDFS["DFT"])
     assert len(everything) == len(table) + 2 * n_rdf
     assert list(everything.columns) == ["run_id", "formula", "source", "key", "stage", "temperature", "status",
-                                        "engine", "density", "D", "D_err", "method"]
+                                        "engine", "density", "D", "D_err", "method", "diffusive"]
     m3gnet = db.query(source="paper-m3gnet")
     assert len(m3gnet) == n_rdf and m3gnet["D"].isna().all() and set(m3gnet["temperature"]) == {5000}
+    assert m3gnet["diffusive"].isna().all()  # no D, so neither diffusive nor not
     with pytest.raises(InputError, match="unknown element 'Qq'"):
         db.query(elements="Li,Qq")
     with pytest.raises(InputError, match="no element in ' , '"):
@@ -55,6 +58,17 @@ def test_query_filters_match_the_table(paper):
     with pytest.raises(InputError, match="d_min = 0.001 is above d_max = 0.0001"):
         db.query(d_min=1e-3, d_max=1e-4)
     assert db.query(species="S")["D"].isna().all()  # the paper gives D of Li only
+
+
+def test_query_says_which_d_is_an_upper_bound(any_db):
+    """A D flagged not diffusive is an upper bound: query returns it with ``diffusive`` False."""
+    run = fill(any_db)
+    rows = any_db.query(species="S").set_index("run_id")
+    assert rows.loc[run, ["D", "diffusive"]].tolist() == [1e-7, False]
+    others = rows.drop(index=run)  # the volume run: no D
+    assert len(others) == 1 and others["D"].isna().all() and others["diffusive"].isna().all()
+    assert any_db.query().set_index("run_id").loc[run, ["D", "diffusive"]].tolist() == [2.5e-5, True]
+    assert any_db.query(species="S", d_max=1e-6)["run_id"].tolist() == [run]  # the bounds apply to it as stored
 
 
 def test_show_a_paper_composition(paper):

@@ -164,3 +164,33 @@ def test_relaxation_with_missing_or_unknown_fields_is_refused(any_db):
     assert len(any_db.amorphous_limits("Li3PS4")[0].relaxations) == 2
     any_db.add_relaxation(limit, "snapshot-03", structure=structure(), **fields)
     assert len(any_db.amorphous_limits("Li3PS4")[0].relaxations) == 3
+
+
+def test_non_finite_numbers_are_stored_alike_on_both_back_ends(any_db, tmp_path):
+    """NaN and ±inf in a model's metadata (train() records NaN for a CV coverage it cannot compute) are stored as
+    null, so the export stays strict JSON; elsewhere a JSON column refuses them; a relaxation's NaN is cleaned as
+    every other row's (null, or refused where the column needs a number) instead of stored as NaN by PostgreSQL
+    only."""
+    from db_records import fill_limit
+
+    from amorphdb.errors import DatabaseError
+
+    nan, inf = float("nan"), float("inf")
+    any_db.add_model("cv-model", "rf", "m.joblib", {"cv": {"random-cv": {"rmse_D": 1e-5, "coverage_1sigma": nan}},
+                                                    "folds": [inf, 0.5, -inf]})
+    assert any_db.model("cv-model").metadata == {"cv": {"random-cv": {"rmse_D": 1e-5, "coverage_1sigma": None}},
+                                                 "folds": [None, 0.5, None]}
+    any_db.export(tmp_path / "all.json")
+    limit = fill_limit(any_db, fill(any_db))
+    key = any_db.amorphous_limits("Li3PS4")[0].key
+    with pytest.raises(InputError, match="cannot store NaN or infinity in a JSON column"):
+        any_db.add_amorphous_limit("Li3PS4", source="mlip-chgnet", key=key,
+                                   references={"Li": {"energy": nan, "origin": "ase.build.bulk"}})
+    assert any_db.amorphous_limits("Li3PS4")[0].references["Li"]["energy"] == -1.9
+    fields = dict(frame=1, time_ps=nan, status="failed", message="blew up", n_steps=3, fmax=0.5, energy=-4.0,
+                  formation_energy=-0.1, volume=24.0)
+    any_db.add_relaxation(limit, "snapshot-09", structure=structure(), **fields)
+    assert any_db.amorphous_limits("Li3PS4")[0].relaxations[-1].time_ps is None
+    with pytest.raises(DatabaseError, match="fmax"):  # NOT NULL: a relaxation has a largest force
+        any_db.add_relaxation(limit, "snapshot-10", structure=structure(), **{**fields, "fmax": nan})
+    assert [r.label for r in any_db.amorphous_limits("Li3PS4")[0].relaxations][-1] == "snapshot-09"

@@ -9,7 +9,7 @@ import pytest
 from amorphdb.analysis.features import FEATURE_COLUMNS
 from amorphdb.database import Database
 from amorphdb.learning.table import d_convention, load_table
-from amorphdb.units import PAPER_TARGET
+from amorphdb.units import EINSTEIN_TARGET
 
 FINGERPRINT = "a6c83128"
 
@@ -43,8 +43,8 @@ def test_own_runs_quench_temperatures_diffusive_only(tmp_path):
 
     table = db.training_table("mlip-chgnet")
     assert d_convention(table) == "einstein"
-    assert list(table.columns) == ["formula", PAPER_TARGET, "temperature", *FEATURE_COLUMNS]
-    got = {(f, t): d for f, t, d in zip(table["formula"], table["temperature"], table[PAPER_TARGET])}
+    assert list(table.columns) == ["formula", EINSTEIN_TARGET, "temperature", *FEATURE_COLUMNS]
+    got = {(f, t): d for f, t, d in zip(table["formula"], table["temperature"], table[EINSTEIN_TARGET])}
     assert got == pytest.approx({("Li2O", 1500): 2e-5 * 1000, ("Li2O", 2500): 2e-4 * 1000, ("LiF", 2500): 0.3,
                                  ("LiF", 2000): 0.1})
     row = table[(table["formula"] == "Li2O") & (table["temperature"] == 1500)].iloc[0]

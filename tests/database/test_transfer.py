@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from db_records import counts, fill, fill_limit, structure
+from sqlalchemy import event
 
 from amorphdb.database import Database
 from amorphdb.errors import InputError
@@ -104,6 +108,73 @@ def test_exports_of_schema_version_1_are_read(tmp_path, fmt):
     assert fresh.get_run("Li3PS4", "mlip-chgnet", "T1000").element_data is None
     assert fresh.features(fresh.get_run("Li3PS4", "mlip-chgnet", "T1000").id) == pytest.approx(
         db.features(db.get_run("Li3PS4", "mlip-chgnet", "T1000").id), nan_ok=True)
+
+
+def test_importing_an_older_export_keeps_what_it_lacks(db_url, tmp_path):
+    """A run of a version-1 export (no ``element_data``) merged into a database that records the run's element
+    data leaves that as it is; the rest of the run is updated from the file."""
+    db = Database(db_url)
+    run = db.add_run("Li2O", source="x", temperature=1000, stage="production", key="k", status="running")
+    db.add_features(run, {"AAV": 1.0})
+    db.update_run(run, status="done")
+    db.export(tmp_path / "new.json")
+    doc = json.loads((tmp_path / "new.json").read_text())
+    doc["schema_version"] = 1
+    for rec in doc["tables"]["runs"]:
+        del rec["element_data"]
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    db.update_run(run, status="failed")
+    db.add_features(run, {"AAV": 1.0}, element_data="pymatgen 2024 (recorded)")
+    db.import_file(tmp_path / "old.json")
+    assert (db.run(run).status, db.run(run).element_data) == ("done", "pymatgen 2024 (recorded)")
+
+
+def test_csv_keeps_line_breaks_and_large_cells(any_db, tmp_path):
+    """Cells with every kind of line break (quoted where csv needs it; characters that str.splitlines also
+    splits at are not line breaks to csv) and cells longer than csv's default limit (RDFs of fine grids) come
+    back as they were: export → import → export gives the same bytes."""
+    message = "line one\nline two\r\nthree\rfour\u2028five\x0csix\x1cseven\x85eight"
+    run = any_db.add_run("Li2O", source="x", temperature=1000, stage="production", key="k", status="failed",
+                         message=message)
+    r = np.arange(0, 12, 0.001) + 0.0005
+    any_db.add_rdf(run, pd.DataFrame({"r": r, "Li-O": 1 + np.sin(r) / r}))
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    any_db.export(first, format="csv")
+    default_limit = csv.field_size_limit()
+    assert len(json.dumps(r.tolist(), separators=(",", ":"))) > default_limit  # the cell of r
+    fresh = Database(tmp_path / "fresh.sqlite")
+    fresh.import_file(first)
+    assert csv.field_size_limit() == default_limit
+    assert fresh.get_run("Li2O", "x", "k").message == message
+    assert fresh.rdf("Li2O", "x")["Li-O"].tolist() == any_db.rdf("Li2O", "x")["Li-O"].tolist()
+    fresh.export(second, format="csv")
+    assert second.read_bytes() == first.read_bytes()
+    # a file cut inside a quoted cell: one line naming the file and the line
+    data = first.read_bytes()
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(data[:data.index(b'"line one') + 10])
+    with pytest.raises(InputError, match=r"cut\.csv: line 3: unexpected end of data"):
+        fresh.import_file(cut)
+
+
+def test_export_is_one_snapshot_while_others_write(any_db, db_url, tmp_path):
+    """A run and its D committed by another writer while the export reads its tables: the export holds both or
+    neither (under PostgreSQL's READ COMMITTED each SELECT saw a newer state, and the D of a run the export had
+    not read stopped it)."""
+    run = any_db.add_run("Li2O", source="x", temperature=1000, stage="production", key="a")
+    any_db.add_diffusivity(run, "Li", 1e-5, None, "GLS")
+    other, done = Database(db_url), []
+
+    @event.listens_for(any_db._conn.engine, "before_cursor_execute")
+    def meanwhile(conn, cursor, statement, *args):
+        if "FROM amorphous_limits" in statement and not done:  # the runs have been read: another writer commits
+            done.append(other.add_run("Li3PS4", source="x", temperature=1500, stage="production", key="b"))
+            other.add_diffusivity(done[0], "Li", 2e-5, None, "GLS")
+
+    written = any_db.export(tmp_path / "all.json")
+    other.close()
+    assert done and (written["runs"], written["diffusivities"]) == (1, 1)
+    assert len(any_db.query()) == 2  # the next read sees the new run
 
 
 def test_failed_json_export_raises_one_line_and_leaves_no_file(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from amorphdb.cli import main
 from amorphdb.errors import InputError
-from amorphdb.learning.uncertainty import TERMS, read_terms, shift_terms, total_ln_sigma
+from amorphdb.learning.uncertainty import TERMS, below_preset, read_terms, shift_terms, total_ln_sigma
 from amorphdb.units import PAPER_D_UNIT, PAPER_TARGET
 
 
@@ -25,6 +25,47 @@ def test_every_engine_and_preset_gets_each_shift_term():
     terms = shift_terms("chgnet", "quick")
     assert total_ln_sigma(0.3, terms) == pytest.approx(np.sqrt(0.09 + sum(t.rms_ln_d ** 2 for t in terms)))
     assert total_ln_sigma(0.3, terms) > 0.3
+
+
+def test_runs_smaller_than_the_presets_get_the_largest_shift_terms():
+    from amorphdb.protocol.settings import settings_for
+
+    # the shipped table: predict's own row (0.172, measured with the short-run part), else the largest for CHGNet
+    assert below_preset(settings_for("predict"), "predict") == []
+    assert below_preset(settings_for("predict", atoms=200, production_steps=3000), "predict") == []
+    assert below_preset(settings_for("paper", atoms=24, production_steps=500), "paper") == [
+        "atoms 24 < 100", "production_ps 1 < 20"]
+    assert below_preset(settings_for("predict", timestep=1.0), "predict") == [
+        "volume_ps 0.3 < 0.6", "check_ps 0.3 < 0.6", "production_ps 1.5 < 3"]
+    assert [t.rms_ln_d for t in shift_terms("chgnet", "predict")] == [0.172, 0.0]
+    assert [t.rms_ln_d for t in shift_terms("chgnet", "paper")] == [0.246, 0.0]
+    for preset in ("predict", "paper", "quick"):
+        assert [t.rms_ln_d for t in shift_terms("chgnet", preset, conservative=True)] == [0.246, 0.065]
+    assert [t.rms_ln_d for t in shift_terms("sevennet", "paper", conservative=True)] == [0.246, 0.065]
+    measured = [t for t in read_terms() if (t.term, t.engine, t.preset) == ("mlip", "chgnet", "quick")]
+    assert measured and "24-atom" in measured[0].basis  # what the CHGNet mlip value was measured on
+
+
+def test_the_default_models_key_covers_its_code_and_libraries(monkeypatch):
+    import pathlib
+
+    import amorphdb.learning.train as train_module
+    from amorphdb.learning.default import KEY_SOURCES, default_model_path
+
+    names = {p.name for p in KEY_SOURCES}
+    assert {"composition.py", "units.py", "table.py", "folds.py", "arrhenius.py"} <= names
+    assert {"pandas", "scipy", "pymatgen", "scikit-learn", "xgboost", "numpy"} <= set(train_module.LIBRARIES)
+    path = default_model_path("/cache")
+    read = pathlib.Path.read_bytes
+    for source in ("composition.py", "units.py"):  # an edited source makes another file
+        monkeypatch.setattr(pathlib.Path, "read_bytes", lambda p, s=source: read(p) + b"#" * (p.name == s))
+        assert default_model_path("/cache") != path, source
+    monkeypatch.setattr(pathlib.Path, "read_bytes", read)
+    assert default_model_path("/cache") == path
+    version = train_module.version
+    for package in ("pandas", "scipy", "pymatgen"):  # so does another version of a library
+        monkeypatch.setattr(train_module, "version", lambda p, q=package: "0.0" if p == q else version(p))
+        assert default_model_path("/cache") != path, package
 
 
 def test_a_bad_shift_table_is_one_line(tmp_path):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import amorphdb.learning.evaluate as evaluate_module
 from amorphdb.errors import InputError
 from amorphdb.learning.evaluate import cross_val_predict, evaluate, holdout_curve, metrics, scores_markdown
-from amorphdb.learning.folds import grouped_folds, random_folds, temperature_folds
+from amorphdb.learning.folds import composition_groups, grouped_folds, random_folds, temperature_folds
 from amorphdb.learning.models.paper import PaperSISSO
-from amorphdb.learning.table import feature_columns, ln_d
+from amorphdb.learning.table import TARGET, feature_columns, ln_d
 
 
 def test_grouped_folds_never_put_a_formula_on_both_sides(any_table):
@@ -49,10 +51,18 @@ def test_evaluate_scores_every_model_on_the_same_folds(synth):
     protocols = {"paper-cv", "paper-train", "paper-test", "grouped-cv", "loto", "loto-1000", "loto-2500"}
     assert protocols <= set(ev.scores["protocol"])
     pr = ev.predictions
-    grouped = {m: g.sort_values("row")["row"].to_numpy()
-               for m, g in pr[pr["protocol"] == "grouped-cv"].groupby("model")}
-    np.testing.assert_array_equal(grouped["rf"], grouped["sisso-paper"])
-    assert list(grouped["rf"]) == list(range(len(synth)))
+    # the fold that held out each row, as the models' out-of-fold predictions record it: the same map for every
+    # model, every row once, whole compositions per fold, and the folds of the protocol
+    for protocol in ("grouped-cv", "paper-cv", "loto"):
+        folds = {m: dict(zip(g["row"], g["fold"])) for m, g in pr[pr["protocol"] == protocol].groupby("model")}
+        assert folds["rf"] == folds["sisso-paper"], protocol
+    grouped = pr[(pr["protocol"] == "grouped-cv") & (pr["model"] == "rf")]
+    assert sorted(grouped["row"]) == list(range(len(synth)))
+    assert (grouped.groupby("formula")["fold"].nunique() == 1).all()
+    expected = {int(r): i for i, (_, te) in enumerate(grouped_folds(synth)) for r in te}
+    assert dict(zip(grouped["row"], grouped["fold"])) == expected
+    assert set(pr.loc[pr["protocol"].isin(["paper-train", "paper-test"]), "fold"]) == {-1}  # one fit, no folds
+    assert set(pr["D_convention"]) == set(ev.scores["D_convention"]) == {"paper"}
     scores = ev.scores.set_index(["model", "protocol"])
     # the planted law is learnt: on unseen compositions RF's ln D error is well below the spread of ln D
     assert scores.loc[("rf", "grouped-cv"), "rmse_lnD"] < 0.5 * np.std(ln_d(synth))
@@ -66,16 +76,33 @@ def test_evaluate_scores_every_model_on_the_same_folds(synth):
         evaluate(synth, ["rf", "foo"])
 
 
-def test_holdout_curve_predicts_a_composition_the_model_never_saw(synth):
-    formula = synth["formula"].iloc[0]
+def test_holdout_curve_predicts_a_composition_the_model_never_saw(synth, monkeypatch):
+    # Li2O with two of its rows spelt Li4O2: one composition, held out whole
+    table = synth.copy()
+    li2o = np.flatnonzero(table["formula"].to_numpy() == "Li2O")
+    table.loc[li2o[:2], "formula"] = "Li4O2"
+    mine = table["formula"].isin(["Li2O", "Li4O2"]).to_numpy()
+    fit, fitted = evaluate_module.fit_model, []
+
+    def recording_fit(kind, rows, features, **kw):  # the fit holdout_curve calls; records what it was given
+        fitted.append((rows, fit(kind, rows, features, **kw)))
+        return fitted[-1][1]
+
+    monkeypatch.setattr(evaluate_module, "fit_model", recording_fit)
     grid = np.linspace(800.0, 2700.0, 5)
-    curve = holdout_curve(synth, "arrhenius", formula, grid, n_members=0)
+    curve = holdout_curve(table, "arrhenius", "Li2O", grid, n_members=0)
+    ((rows, model),) = fitted
+    assert len(rows) == (~mine).sum() and not composition_groups(rows["formula"]).eq("Li2O").any()
+    assert len(model.model.x_train) == len(rows)  # the kernel model holds one point per row it learnt from
     assert list(curve.columns) == ["temperature", "D", "ln_D", "ln_D_err"]
     np.testing.assert_array_equal(curve["temperature"], grid)
     assert np.all(np.diff(curve["D"]) > 0)  # Arrhenius: D rises with T
-    mine = synth[synth["formula"] == formula]
-    at_data = holdout_curve(synth, "arrhenius", formula, mine["temperature"], n_members=0)
-    assert np.abs(at_data["ln_D"].to_numpy() - ln_d(mine)).max() < 1.0  # close to the planted law
+    # the held-out composition's D never reach the model: absurd ones leave the curve as it was
+    absurd = table.copy()
+    absurd.loc[mine, TARGET] *= 1e3
+    pd.testing.assert_frame_equal(holdout_curve(absurd, "arrhenius", "Li4O2", grid, n_members=0), curve)
+    at_data = holdout_curve(table, "arrhenius", "Li2O", table.loc[mine, "temperature"], n_members=0)
+    assert np.abs(at_data["ln_D"].to_numpy() - ln_d(table[mine])).max() < 1.0  # close to the planted law
     with pytest.raises(InputError, match="LiXx is not in the table"):
         holdout_curve(synth, "arrhenius", "LiXx", grid)
 

@@ -8,8 +8,9 @@ import pytest
 
 from amorphdb.cli import main
 from amorphdb.errors import InputError
+from amorphdb.learning.folds import composition_groups
 from amorphdb.learning.table import D_UNIT, TARGET, feature_columns
-from amorphdb.learning.train import load_model, predict, train
+from amorphdb.learning.train import library_versions, load_model, predict, train
 from amorphdb.units import PAPER_D_FACTOR
 
 
@@ -50,12 +51,22 @@ def test_save_load_round_trip_gives_identical_predictions(synth, tmp_path, kind,
 
 
 def test_train_records_cv_scores_and_metadata(synth):
-    trained = train(synth, "rf", n_estimators=10)
+    table = synth.copy()
+    table.loc[0, "formula"] = "Li4O2"  # one Li2O row spelt per two formula units: still the Li2O composition
+    trained = train(table, "rf", n_estimators=10)
     meta = trained.metadata
-    assert set(meta["cv"]) == {"random-cv", "grouped-cv"} and meta["cv"]["grouped-cv"]["n"] == len(synth)
+    assert set(meta["cv"]) == {"random-cv", "grouped-cv"} and meta["cv"]["grouped-cv"]["n"] == len(table)
+    # the fold that held out each row: grouped CV keeps each composition in one fold (on one side of every
+    # split), the paper's random CV does not
+    groups = composition_groups(table["formula"])
+    folds = {p: pd.Series(meta["cv_folds"][p], index=table.index) for p in ("random-cv", "grouped-cv")}
+    assert all(sorted(set(f)) == [0, 1, 2, 3, 4] for f in folds.values())
+    assert (folds["grouped-cv"].groupby(groups).nunique() == 1).all()
+    assert (folds["random-cv"].groupby(groups).nunique() > 1).any()
     assert meta["temperatures"] == [1000.0, 1500.0, 2000.0, 2500.0] and meta["params"] == {"n_estimators": 10}
     assert meta["target"] == f"{TARGET} (1e-3 cm2/s)" and train(synth, "sisso-paper", cv=False).metadata[
         "target"] == "ln D (cm2/s)"
+    assert meta["versions"] == library_versions() and {"pandas", "scipy", "pymatgen"} <= set(meta["versions"])
 
 
 def test_predict_names_the_bad_row_and_column(synth, tmp_path):

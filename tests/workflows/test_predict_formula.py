@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +25,7 @@ class PlantedModel:
 
     kind = "planted"
     Ea, D0 = 0.3, 1e-3  # eV, cm2/s
+    features = ["AAV", "temperature"]
 
     def __init__(self) -> None:
         self.rows: pd.DataFrame | None = None
@@ -74,10 +76,12 @@ def test_the_model_gets_the_stored_features_of_each_asked_temperature(monkeypatc
     assert list(rows.columns) == ["formula", *res.table.columns] and set(rows["formula"]) == {"Li2O"}
     assert list(res.table.columns) == ["temperature", "D", "D_err", "ln_D", "ln_D_err", "D_md", "D_md_err", "run_id",
                                        "ln_D_err_model"]
-    # the error bar: the model's 0.1 with the chgnet/quick shift terms of the package's table
+    # the error bar: the model's 0.1 with the shift terms of the package's table; 12 atoms are fewer than the
+    # quick preset's 24, so its own rows do not apply but the largest for CHGNet do
     from amorphdb.learning.uncertainty import shift_terms, total_ln_sigma
 
-    np.testing.assert_allclose(res.table["ln_D_err"], total_ln_sigma(0.1, shift_terms("chgnet", "quick")))
+    np.testing.assert_allclose(res.table["ln_D_err"],
+                               total_ln_sigma(0.1, shift_terms("chgnet", "quick", conservative=True)))
     assert (res.table["ln_D_err"] > 0.1).all() and (res.table["ln_D_err_model"] == 0.1).all()
     assert list(res.table["run_id"]) == [2, 4] and list(res.table["D_md"]) == [2e-5, 8e-5]
     assert res.table["D_md_err"].iloc[0] == 1e-6 and np.isnan(res.table["D_md_err"].iloc[1])
@@ -85,6 +89,61 @@ def test_the_model_gets_the_stored_features_of_each_asked_temperature(monkeypatc
     assert res.text().splitlines()[-1].startswith("Ea (model) = 0.300 ± ")
     one = predict_formula("Li2O", [1500], model, db=_Features())
     assert np.isnan(one.Ea) and one.text().endswith("Ea: needs two or more temperatures")
+
+
+def _recording_run(calls: list[str]) -> Callable[..., ProtocolResult]:
+    """A stand-in for amorphdb.run (no MD): records each call, returns a melt and a quench at 1500 K."""
+
+    def fake_run(formula, **kwargs):
+        calls.append(formula)
+        li = {"Li": SpeciesDiffusion(1e-5, None, True)}
+        temperatures = [TemperatureResult(t, SimpleNamespace(), run_id, 0, 0, li)
+                        for run_id, t in enumerate((5000.0, 1500.0), start=1)]
+        return ProtocolResult(formula, "mlip-chgnet", PRESETS["predict"], Path("w"), temperatures)
+
+    return fake_run
+
+
+def test_the_error_bar_widens_when_the_runs_are_smaller_than_the_presets(monkeypatch):
+    from amorphdb.learning.uncertainty import shift_terms, total_ln_sigma
+
+    monkeypatch.setattr("amorphdb.workflows.predict.run", _recording_run([]))
+    model = PlantedModel()
+    as_preset = predict_formula("Li2O", [1500], model, db=_Features(), preset="paper")
+    smaller = predict_formula("Li2O", [1500], model, db=_Features(), preset="paper", atoms=24, production_steps=500)
+    larger = predict_formula("Li2O", [1500], model, db=_Features(), preset="predict", atoms=128)
+    assert as_preset.table["ln_D_err"].iloc[0] == pytest.approx(total_ln_sigma(0.1, shift_terms("chgnet", "paper")))
+    assert smaller.table["ln_D_err"].iloc[0] == pytest.approx(np.sqrt(0.1**2 + 0.246**2 + 0.065**2))
+    assert smaller.table["ln_D_err"].iloc[0] > as_preset.table["ln_D_err"].iloc[0]
+    assert larger.table["ln_D_err"].iloc[0] == pytest.approx(total_ln_sigma(0.1, shift_terms("chgnet", "predict")))
+
+
+def test_missing_element_data_and_the_melt_temperature_are_refused_before_any_md(monkeypatch):
+    import warnings
+
+    from amorphdb.analysis.features import compositional_features
+    from amorphdb.learning.train import train
+    from amorphdb.units import PAPER_TARGET
+
+    calls = []
+    monkeypatch.setattr("amorphdb.workflows.predict.run", _recording_run(calls))
+    table = pd.DataFrame([{"formula": f"Li{n}O", PAPER_TARGET: 0.1 * n, "temperature": t,
+                           **dict.fromkeys(FEATURE_COLUMNS, 1.0 + n)} for n in (2, 3, 4) for t in (1000.0, 2000.0)])
+    rf = train(table, "rf", cv=False, n_estimators=3)
+    for formula, element, feature in (("Li3Np", "Np", "avg_B_with_Li"), ("LiAc", "Ac", "avg_G_wiout_Li"),
+                                      ("Li3Pm", "Pm", "avg_Ecoh_with_Li")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert not np.isfinite(compositional_features(formula)[feature])
+        with pytest.raises(InputError, match=rf"^{formula}: no element data .* for {element}, so the model's "
+                                             rf"features .*{feature}.* are not finite"):
+            predict_formula(formula, [1500], rf, db=_Features())
+    with pytest.raises(InputError, match="differ from the melt temperature"):
+        predict_formula("Li2O", [1500, 5000], rf, db=_Features())
+    assert calls == []  # refused before any MD
+    # the paper's equation uses structural features only: Np's missing moduli do not matter to it
+    res = predict_formula("Li3Np", [1500], train(table, "sisso-paper", cv=False), db=_Features())
+    assert calls == ["Li3Np"] and list(res.table["run_id"]) == [2]  # the quench row, not the melt
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 from amorphdb.cli import main
 from amorphdb.database import Database
-from amorphdb.units import PAPER_TARGET
+from amorphdb.units import EINSTEIN_TARGET
 
 FORMULAS = ["Li2O", "LiF", "Li3N"]  # an oxide, a halide, a nitride: 9, 8 and 8 atoms
 TINY = dict(atoms=8, temperatures=[3000.0, 4000.0], volume_steps=20, check_steps=20, production_steps=300,
@@ -42,12 +42,12 @@ def test_campaign_then_train_from_the_database_then_predict(tmp_path, capsys):
                  "--out", str(model)]) == 0
     assert "recorded as model" in capsys.readouterr().out
     rows = tmp_path / "rows.csv"
-    table.drop(columns=PAPER_TARGET).to_csv(rows, index=False)
+    table.drop(columns=EINSTEIN_TARGET).to_csv(rows, index=False)
     out = tmp_path / "pred.csv"
     assert main(["predict", "--model", str(model), "--data", str(rows), "--out", str(out)]) == 0
     pred = pd.read_csv(out)
     # an Einstein-D model predicts Einstein D: on its own training rows, within the spread of the labels
-    d = table[PAPER_TARGET].to_numpy() * 1e-3
+    d = table[EINSTEIN_TARGET].to_numpy() * 1e-3
     assert len(pred) == len(table) and np.all((pred["D"] >= 0.5 * d.min()) & (pred["D"] <= 2 * d.max()))
     np.testing.assert_allclose(pred["D_paper"], 3 * pred["D"])
 

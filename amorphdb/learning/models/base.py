@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class Prediction:
-    """Predicted D (cm²/s) and ln D, each with a one-sigma uncertainty (NaN when the model gives none)."""
+    """Predicted D (cm²/s) and ln D, each with a one-sigma uncertainty (NaN when the model gives none); out of
+    fold (:func:`~amorphdb.learning.evaluate.cross_val_predict`), also the fold that predicted each row."""
 
     ln_d: np.ndarray
     ln_d_err: np.ndarray
     d: np.ndarray
     d_err: np.ndarray
+    fold: np.ndarray | None = None  # index of the fold whose model predicted the row; -1: none (a single fit)
 
     @classmethod
     def from_ln(cls, ln: np.ndarray, ln_err: np.ndarray | None = None) -> Prediction:
@@ -39,13 +41,14 @@ class Prediction:
 
     @classmethod
     def empty(cls, n: int) -> Prediction:
-        """``n`` rows of NaN, to be filled with :meth:`put`."""
-        return cls(*(np.full(n, np.nan) for _ in range(4)))
+        """``n`` rows of NaN, fold -1, to be filled with :meth:`put`."""
+        return cls(*(np.full(n, np.nan) for _ in range(4)), fold=np.full(n, -1))
 
-    def put(self, rows: np.ndarray, other: Prediction) -> None:
-        """Write the rows of ``other`` into ``rows`` of this prediction."""
+    def put(self, rows: np.ndarray, other: Prediction, fold: int = -1) -> None:
+        """Write the rows of ``other``, predicted by the model of ``fold``, into ``rows`` of this prediction."""
         for name in ("ln_d", "ln_d_err", "d", "d_err"):
             getattr(self, name)[rows] = getattr(other, name)
+        self.fold[rows] = fold
 
 
 class Model(Protocol):

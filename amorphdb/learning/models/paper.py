@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..folds import SEED
-from ..table import D_UNIT, TARGET
+from ..table import D_UNIT, target_d
 from .base import Prediction, XGBSettings
 
 
@@ -26,7 +26,7 @@ class PaperRF:
         self.features = features
         self.model = RandomForestRegressor(n_estimators=self.n_estimators, random_state=self.seed,
                                            n_jobs=self.n_jobs)
-        self.model.fit(table[features].to_numpy(), table[TARGET].to_numpy())
+        self.model.fit(table[features].to_numpy(), target_d(table))
         return self
 
     def predict(self, table: pd.DataFrame) -> Prediction:
@@ -52,7 +52,7 @@ class PaperXGB(XGBSettings):
 
     def fit(self, table: pd.DataFrame, features: list[str]) -> PaperXGB:
         self.features = features
-        x, y = table[features].to_numpy(), table[TARGET].to_numpy()
+        x, y = table[features].to_numpy(), target_d(table)
         self.floor = 0.5 * float(y.min()) * D_UNIT
         self.model = self.regressor().fit(x, y)
         rng = np.random.default_rng(self.seed)
