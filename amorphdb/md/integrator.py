@@ -48,8 +48,9 @@ def nvt_init(system: Atoms | MDState, temperature: float, timestep: float, tdamp
     """The state at step 0 of an NVT run at ``temperature`` K with ``timestep`` fs and chain damping time
     ``tdamp`` fs (default 100 × timestep), the chain at rest.
 
-    From ``Atoms`` (not modified, at least 2 atoms): momenta drawn from Maxwell–Boltzmann at exactly
-    ``temperature`` (``seed``), centre-of-mass momentum removed (3N − 3 degrees of freedom); energy and forces
+    From ``Atoms`` (not modified, at least 2 atoms): momenta drawn from Maxwell–Boltzmann (``seed``), the
+    centre-of-mass momentum removed, then scaled so that the kinetic energy is exactly (3N − 3) kT/2: the
+    instantaneous temperature over the 3N − 3 degrees of freedom is ``temperature``; energy and forces
     from ``energy_forces`` (default: the calculator attached to the atoms). From an ``MDState``: its
     positions, momenta and forces, a fresh chain and the new settings (e.g. a quench).
     """
@@ -69,15 +70,20 @@ def nvt_init(system: Atoms | MDState, temperature: float, timestep: float, tdamp
     if energy_forces is None and system.calc is None:
         raise InputError("nvt_init needs energy_forces or a calculator attached to the atoms")
     atoms = system.copy()
-    thermalize_momenta(atoms, temperature, exact_temperature=True, rng=np.random.default_rng(seed))
-    Stationary(atoms)
+    thermalize_momenta(atoms, temperature, rng=np.random.default_rng(seed))
+    Stationary(atoms, preserve_temperature=False)
+    n_dof = 3 * len(atoms) - 3
+    masses = atoms.get_masses()
+    momenta = atoms.get_momenta()
+    # Σ p²/m = n_dof kT exactly: the temperature the chain and the runner count is the target from step 0
+    momenta *= math.sqrt(n_dof * units.kB * temperature / float(np.sum(momenta**2 / masses[:, None])))
     if energy_forces is None:
         atoms.calc = system.calc
         energy_forces = atoms_energy_forces(atoms)
     energy, forces = energy_forces(atoms.get_positions())
-    return MDState(positions=atoms.get_positions(), momenta=atoms.get_momenta(), forces=forces,
-                   energy=float(energy), masses=atoms.get_masses(), numbers=atoms.numbers.copy(),
-                   cell=atoms.cell[:].copy(), pbc=atoms.pbc.copy(), n_dof=3 * len(atoms) - 3, **chain)
+    return MDState(positions=atoms.get_positions(), momenta=momenta, forces=forces, energy=float(energy),
+                   masses=masses, numbers=atoms.numbers.copy(), cell=atoms.cell[:].copy(), pbc=atoms.pbc.copy(),
+                   n_dof=n_dof, **chain)
 
 
 def nvt_step(state: MDState, energy_forces: EnergyForces) -> MDState:

@@ -146,7 +146,8 @@ def run_nvt(
 
     Velocities are drawn from Maxwell–Boltzmann at ``temperature`` (``seed``) with the centre-of-mass drift
     removed; the Nosé–Hoover chain has damping time ``tdamp`` fs (default 100 × timestep). Frames every
-    ``frame_interval`` steps go to ``path`` (ASE trajectory, unwrapped positions); a checkpoint every
+    ``frame_interval`` steps go to ``path`` (ASE trajectory, unwrapped positions; ``n_steps`` must be a multiple
+    of ``frame_interval``, so that the last step is the last frame at the same spacing); a checkpoint every
     ``checkpoint_interval`` steps (rounded up to a multiple of ``frame_interval``) lets a killed run resume.
     A finished run (``X.result.json`` present, checksum matching) is returned without running again.
 
@@ -166,6 +167,9 @@ def run_nvt(
     if n_steps < 2 or not 0 < timestep < math.inf or frame_interval < 1:
         raise InputError(f"need at least 2 steps, a positive timestep and frame interval "
                          f"(got {n_steps}, {timestep} fs, {frame_interval})")
+    if n_steps % frame_interval:
+        raise InputError(f"n_steps ({n_steps}) must be a multiple of frame_interval ({frame_interval}): the last "
+                         "steps would not be written to the trajectory, whose last frame is the run's end structure")
     if distance_check_interval < 1 or temperature_window < 1:
         raise InputError(f"distance_check_interval and temperature_window must be at least 1 step (got "
                          f"{distance_check_interval}, {temperature_window}); min_distance=0 turns the distance "

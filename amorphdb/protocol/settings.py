@@ -123,6 +123,10 @@ class ProtocolSettings:
         temperatures = (self.melt_temperature, *self.temperatures)
         conventions = get_args(PressureConvention)
         cap = max_atoms() if self.atoms > 1000 else self.atoms  # reading the memory costs nothing; skip when small
+        # run lengths end on a frame (the last frame starts the next stage); adaptive runs stop at checkpoints
+        off_frame = [f"{name} = {getattr(self, name)}" for name in
+                     ("volume_steps", "check_steps", "production_steps", "checkpoint_interval")
+                     if self.frame_interval >= 1 and getattr(self, name) % self.frame_interval]
         checks = [
             (self.atoms >= 1, f"atoms must be at least 1, got {self.atoms}"),
             (self.atoms <= cap, f"atoms = {self.atoms} needs about {memory_needed(self.atoms) / 2**30:.0f} GiB; "
@@ -133,6 +137,8 @@ class ProtocolSettings:
             (min(self.volume_steps, self.check_steps, self.production_steps) >= 2, "runs need at least 2 steps"),
             (positive(self.timestep, self.tdamp), "timestep and tdamp must be positive (fs)"),
             (self.frame_interval >= 1 and self.checkpoint_interval >= 1, "frame and checkpoint intervals must be >= 1"),
+            (not off_frame, f"{', '.join(off_frame)}: run lengths and the checkpoint interval must be multiples of "
+                            f"frame_interval = {self.frame_interval}, so that every run ends on a written frame"),
             (len({f"{x:g}" for x in self.scales}) == len(self.scales) >= 2 and positive(*self.scales),
              f"need at least two distinct positive volume scales, got {list(self.scales)}"),
             (self.seed >= 0, f"the seed must not be negative, got {self.seed}"),

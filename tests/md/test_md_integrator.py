@@ -75,13 +75,26 @@ def test_init_draws_momenta_at_the_temperature_without_drift():
     state = nvt_init(atoms, 1200, 1.0, seed=7)
     assert atoms.get_momenta().any() == False  # noqa: E712 (input untouched)
     assert np.allclose(state.momenta.sum(axis=0), 0.0, atol=1e-10)
-    # 1200 K over 3N degrees of freedom before the centre-of-mass momentum is removed, over 3N - 3 after
+    # exactly 1200 K over the 3N - 3 degrees of freedom the chain counts (not 3N/(3N - 3) x 1200 K)
     assert state.n_dof == 3 * len(atoms) - 3
-    assert 1100 < state.instantaneous_temperature() < 1300
+    assert state.instantaneous_temperature() == pytest.approx(1200, rel=1e-12)
+    assert 2 * state.kinetic_energy() == pytest.approx(state.n_dof * units.kB * 1200, rel=1e-12)
     assert state.tdamp == 100.0 and state.step == 0 and not state.eta.any() and not state.p_eta.any()
     assert np.array_equal(nvt_init(atoms, 1200, 1.0, seed=7).momenta, state.momenta)
     assert not np.array_equal(nvt_init(atoms, 1200, 1.0, seed=8).momenta, state.momenta)
     assert state.energy == atoms.get_potential_energy() and np.array_equal(state.forces, atoms.get_forces())
+
+
+@pytest.mark.parametrize("repeat", [(1, 1, 2), (2, 1, 1), (2, 2, 2)])
+def test_small_cells_start_at_the_target_temperature(repeat):
+    # 8, 8 and 32 atoms with mixed masses: without the rescale over 3N - 3 they started 3N/(3N - 3) too hot
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
+    atoms.symbols[::2] = "Ag"
+    atoms.calc = EMT()
+    for seed in range(5):
+        state = nvt_init(atoms, 1000, 2.0, seed=seed)
+        assert state.instantaneous_temperature() == pytest.approx(1000, rel=1e-12)
+        assert np.abs(state.momenta.sum(axis=0)).max() < 1e-10
 
 
 def test_init_from_a_state_keeps_the_atoms_and_resets_the_chain():

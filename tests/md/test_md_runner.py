@@ -22,7 +22,7 @@ from ase.io import read
 
 from amorphdb.errors import InputError, MDError, RunBusyError
 from amorphdb.md.files import MDResult, load_result, write_result
-from amorphdb.md.runner import run_nvt
+from amorphdb.md.runner import RunSnapshot, StopDecision, run_nvt
 
 
 def _copper(repeat: int = 3) -> Atoms:
@@ -44,6 +44,42 @@ def test_temperature_holds_and_pressures_are_consistent(tmp_path):
     assert [f.info["time_ps"] for f in frames[:3]] == [0.0, 0.04, 0.08]
     assert {f.info["temperature_K"] for f in frames} == {600.0}
     assert load_result(result.path) == result
+
+
+def test_frame_zero_is_at_the_target_temperature(tmp_path):
+    # 8 atoms: frame 0 used to say 3N/(3N - 3) x 1000 K = 1142.9 K over the 3N - 3 degrees of freedom
+    result = run_nvt(_copper(1).repeat((2, 1, 1)), EMT(), temperature=1000, n_steps=10, path=tmp_path / "t.traj",
+                     seed=1, progress=False)
+    frame = read(result.path, index=0)
+    n_dof = 3 * len(frame) - 3
+    assert 2 * frame.get_kinetic_energy() / (n_dof * units.kB) == pytest.approx(1000, rel=1e-12)
+    assert np.abs(frame.get_momenta().sum(axis=0)).max() < 1e-10
+
+
+def test_run_lengths_off_the_frame_spacing_are_refused(tmp_path):
+    # 10 steps with a frame every 3: step 10 would never be written, yet the means cover it and the next stage
+    # would start from step 9; an extra frame would break the constant spacing the MSD needs
+    with pytest.raises(InputError, match=r"^n_steps \(10\) must be a multiple of frame_interval \(3\)"):
+        run_nvt(_copper(2), EMT(), temperature=1000, n_steps=10, frame_interval=3, path=tmp_path / "f.traj",
+                progress=False)
+    assert not (tmp_path / "f.traj").exists()
+    result = run_nvt(_copper(2), EMT(), temperature=1000, n_steps=12, frame_interval=3, path=tmp_path / "f.traj",
+                     progress=False)
+    times = [f.info["time_ps"] for f in read(result.path, index=":")]
+    assert result.n_frames == 5 and times == pytest.approx([0.0, 0.006, 0.012, 0.018, 0.024])
+
+
+def test_an_adaptive_stop_lands_on_a_written_frame(tmp_path):
+    # stops are asked at checkpoints, rounded up to the frame spacing (12 -> 15 steps): a rule's minimum length
+    # (23 steps) need not be a multiple of the frame interval for the run to end on a frame
+    def rule(run: RunSnapshot) -> StopDecision:
+        return StopDecision(run.step >= 23, True, f"step {run.step}")
+
+    result = run_nvt(_copper(2), EMT(), temperature=600, n_steps=60, frame_interval=5, checkpoint_interval=12,
+                     path=tmp_path / "s.traj", stop=rule, progress=False)
+    frames = read(result.path, index=":")
+    assert result.n_steps == 30 and result.n_frames == len(frames) == 7
+    assert frames[-1].info["time_ps"] == pytest.approx(30 * 2.0 / 1000)
 
 
 def test_positions_are_unwrapped(tmp_path):

@@ -86,10 +86,29 @@ def test_fingerprints_are_stable():
     ("quick", {"timestep": 0}, "timestep"),
     ("quick", {"scales": [1.0]}, "volume scales"),
     ("quick", {"pressure_convention": "kinetic"}, "pressure convention must be 'virial' or 'total'"),
+    ("quick", {"production_steps": 502}, r"^production_steps = 502: run lengths and the checkpoint interval must be "
+                                         r"multiples of frame_interval = 5"),
+    ("quick", {"volume_steps": 101, "check_steps": 99}, r"^volume_steps = 101, check_steps = 99: "),
+    ("quick", {"checkpoint_interval": 52}, r"^checkpoint_interval = 52: .* multiples of frame_interval = 5"),
+    ("fast", {"frame_interval": 3}, r"^volume_steps = 2000, check_steps = 2000, production_steps = 10000, "
+                                    r"checkpoint_interval = 100: "),
+    ("predict", {"frame_interval": 0}, "frame and checkpoint intervals must be >= 1"),
 ])
 def test_bad_settings(preset, overrides, message):
     with pytest.raises(InputError, match=message):
         settings_for(preset, **overrides)
+
+
+def test_presets_end_every_run_on_a_written_frame():
+    # a run writes every frame_interval-th step: its length, and the checkpoints where adaptive runs stop, must
+    # fall on a frame, whose last one the next stage starts from
+    for name, preset in PRESETS.items():
+        assert preset.validate() is preset, name
+        lengths = (preset.volume_steps, preset.check_steps, preset.production_steps, preset.checkpoint_interval)
+        assert all(n % preset.frame_interval == 0 for n in lengths), name
+    # a minimum length is only a threshold: the run still stops at a checkpoint (or its maximum)
+    assert settings_for("quick", min_volume_steps=53, min_production_steps=301).min_volume_steps == 53
+    assert settings_for("quick", frame_interval=10, production_steps=600).frame_interval == 10
 
 
 def test_every_setting_has_typed_help():
