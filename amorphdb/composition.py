@@ -14,35 +14,51 @@ from pymatgen.core import Composition, Element
 from .errors import InputError, first_line
 
 
-def parse_formula(formula: str) -> Composition:
-    """Parse ``formula`` (e.g. ``"Li3PS4"``) into a pymatgen Composition with integer amounts.
+#: An amount within this of a whole number is that number: ``Li2O1.000000001`` is Li2O; ``LiO1e-9`` is refused.
+WHOLE_TOLERANCE = 1e-6
+#: An element symbol as pymatgen reads it, and an amount written after an element or a closing bracket.
+_SYMBOL = re.compile(r"[A-Z][a-z]*")
+_AMOUNT = re.compile(r"([A-Z][a-z]*|[)\]}])\s*(\d*\.?\d+(?:e-?\d+)?)")
 
-    Raises :class:`InputError` for an empty formula, an unknown element, a non-positive or fractional amount.
+
+def parse_formula(formula: str) -> Composition:
+    """Parse ``formula`` (e.g. ``"Li3PS4"``, ``"Li3Fe2(PO4)3"``) into a pymatgen Composition with integer amounts.
+
+    Groups may be written with ( ), [ ] or { }. Every amount, after groups are multiplied out, must be a positive
+    whole number of atoms; one within :data:`WHOLE_TOLERANCE` (1e-6) of a whole number is taken as that number
+    (a formula written from floats: ``Li2O1.000000001`` is Li2O, exactly), so an amount that close to 0 is refused.
+    Raises :class:`InputError` for an empty formula, an unknown element, an isotope (D, T), an element or group
+    whose amount is 0 or not whole.
     """
     text = (formula or "").strip()
     if not text:
         raise InputError("empty formula")
-    # what pymatgen accepts silently: an amount of 0 (it drops the element) and the isotopes D and T (read as H)
-    for symbol, amount in re.findall(r"([A-Z][a-z]?|\))\s*(\d*\.?\d+)", text):
-        if float(amount) == 0:
-            raise InputError(f"amount of {symbol if symbol != ')' else 'a group'} in {formula!r} must be "
-                             f"positive, got {amount}")
-    if {"D", "T"} & set(re.findall(r"[A-Z][a-z]?", text)):
+    # what pymatgen accepts silently: D and T (read as H), an amount of 0 or below 1e-8 (it drops the element)
+    written = list(dict.fromkeys(_SYMBOL.findall(text)))
+    if {"D", "T"} & set(written):
         raise InputError(f"isotopes (D, T) in {formula!r} are not supported: write H")
+    unknown = [s for s in written if not Element.is_valid_symbol(s) or Element(s).Z > 118]
+    if unknown:
+        raise InputError(f"unknown element {unknown[0]!r} in formula {formula!r}")
+    for symbol, amount in _AMOUNT.findall(text):
+        if float(amount) <= WHOLE_TOLERANCE:
+            raise InputError(f"amount of {symbol if symbol.isalpha() else 'a group'} in {formula!r} must be "
+                             f"positive, got {amount}{' ≈ 0' if float(amount) else ''}")
     try:
         comp = Composition(text)
     except Exception as exc:  # pymatgen raises ValueError/KeyError/CompositionError with long messages
         raise InputError(f"cannot parse formula {formula!r}: {first_line(exc)}") from None
-    for el, amount in comp.items():
-        if not isinstance(el, Element) or not Element.is_valid_symbol(str(el)) or el.Z > 118:
-            raise InputError(f"unknown element {getattr(el, 'symbol', str(el))!r} in formula {formula!r}")
-        if amount <= 0:
-            raise InputError(f"amount of {el} in {formula!r} must be positive, got {amount:g}")
-        if abs(amount - round(amount)) > 1e-8:
-            raise InputError(f"amount of {el} in {formula!r} must be a whole number, got {amount:g}")
-    if comp.num_atoms == 0:
+    amounts: dict[Element, float] = {}
+    for symbol in written:  # every element written, also one pymatgen dropped (a negative zero, a tiny amount)
+        amount = comp[symbol]
+        if abs(amount - round(amount)) > WHOLE_TOLERANCE:
+            raise InputError(f"amount of {symbol} in {formula!r} must be a whole number, got {amount:g}")
+        if round(amount) < 1:
+            raise InputError(f"amount of {symbol} in {formula!r} must be positive, got {amount:g}")
+        amounts[Element(symbol)] = float(round(amount))
+    if not amounts:
         raise InputError(f"formula {formula!r} has no atoms")
-    return comp
+    return Composition(amounts)
 
 
 def reduced_formula(formula: str) -> str:

@@ -3,13 +3,14 @@
 The reference MPMorph workflow looks the initial volume up in the Materials Project; offline we use an additive
 model instead (:func:`guess_volume_per_atom`): the volume per atom of a composition is the atomic-fraction
 weighted sum of per-element volumes, ``V/N = Σ x_i v_i`` (Å³/atom). The ``v_i`` ship in
-``amorphdb/data/element_volumes.csv``; they were fitted (:func:`fit_element_volumes`: least squares with a ridge pull towards a
-radius prior and a floor at 0.8 × that prior) to the average atomic volumes (AAV) of the paper's AIMD runs at the
-lowest temperature of each published composition. Leave-one-composition-out, the guess is within ±25 % of the
+``amorphdb/data/element_volumes.csv``; they were fitted (:func:`fit_element_volumes`: least squares with a ridge pull
+towards a radius prior and a floor at 0.8 × that prior) to the average atomic volumes (AAV) of the paper's AIMD runs
+at the lowest temperature of each published composition. Leave-one-composition-out, the guess is within ±25 % of the
 AIMD density for 94.5 % of the 165 published compositions and never more than 1.3× too dense
 (``benchmarks/density_guess.py``, ``docs/protocol.md``). An element the fit has not seen takes its prior: the
 Shannon ionic radius of its most negative common oxidation state for an anion former (Pauling X ≥ 2.5, ionic
-packing fraction 0.58), else its metallic or atomic radius (packing fraction 0.74). The melt's volume search
+packing fraction 0.58), else its metallic or atomic radius (packing fraction 0.74), the van der Waals radius for
+hydrogen and noble gases; a prior is at least 5 Å³/atom (:data:`MIN_PRIOR_VOLUME`). The melt's volume search
 moves the volume to zero pressure afterwards, so the guess only needs to be in the right range; a start that is
 too dense is the costly mistake (the potential's neighbour graph grows), one that is too dilute is cheap.
 
@@ -17,8 +18,9 @@ too dense is the costly mistake (the potential's neighbour graph grows), one tha
 ``PackmolBoxGen`` (seed fixed, so the start is reproducible). Each species gets a PACKMOL radius
 ``min(tolerance/2, covalent radius)``, so a pair of atoms is at least the sum of their radii apart
 (a bond length, at most ``tolerance``, 2.0 Å as in MPMorph); atoms are kept ``tolerance/2`` away from the box faces so
-that periodic images also respect the distance. :func:`pack` is the safe entry point: when the asked density cannot
-be packed it steps the density down (×0.9 at a time, to half) and says so.
+that periodic images also respect the distance. Every pair of the packing is checked against its r_i + r_j (to 5 %).
+:func:`pack` is the safe entry point: when the asked density cannot be packed it steps the density down (×0.9 at a
+time, to half) and says so.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +55,12 @@ log = logging.getLogger(__name__)
 PACKING_FRACTION = {"ionic": 0.58, "metallic": 0.74, "atomic": 0.74}
 #: Densest random packing of spheres: a packing denser than this cannot be made at random.
 MAX_RANDOM_PACKING = 0.64
+#: Fraction of r_i + r_j by which a packed pair may fall short (PACKMOL meets its distances to ~0.01-0.05 Å).
+PAIR_TOLERANCE = 0.05
 #: Pauling electronegativity from which an element's prior volume is that of its anion.
 ANION_X = 2.5
+#: Smallest prior volume (Å³/atom): below diamond's 5.7 Å³/atom, the least volume per atom of any element's solid.
+MIN_PRIOR_VOLUME = 5.0
 ELEMENT_VOLUMES = Path(__file__).parent / "data" / "element_volumes.csv"
 
 
@@ -62,9 +69,10 @@ def _as_composition(composition: Composition | str) -> Composition:
 
 
 @lru_cache(maxsize=None)
-def prior_volume(symbol: str) -> tuple[float, str]:
-    """Radius-based volume (Å³/atom) of an element and the kind of radius used (``ionic``/``metallic``/``atomic``;
-    the van der Waals radius, counted as ``atomic``, for noble gases and elements with no other)."""
+def radius_volume(symbol: str) -> tuple[float, str]:
+    """Radius-based volume (Å³/atom) of an element, 4/3·π·r³ over the packing fraction, and the kind of radius
+    used (``ionic``/``metallic``/``atomic``; the van der Waals radius, counted as ``atomic``, for noble gases, hydrogen
+    and elements with no other). The centre and bound of :func:`fit_element_volumes`; see :func:`prior_volume`."""
     el = Element(symbol)
     negative = [o for o in el.common_oxidation_states if o < 0]
     radius, kind = None, ""
@@ -75,12 +83,22 @@ def prior_volume(symbol: str) -> tuple[float, str]:
     if radius is None:
         with warnings.catch_warnings():  # pymatgen warns for each element without a metallic radius
             warnings.simplefilter("ignore")
-            radii = ((el.van_der_waals_radius, "atomic"),) if el.is_noble_gas else (
+            # hydrogen: pymatgen's atomic radius (0.25 Å) gives 0.09 Å³, 2.5-9x too dense for H2O, CH4, LiBH4; H is a
+            # terminal atom whose share of a condensed phase is its van der Waals sphere
+            # (1.1 Å: 7.6 Å³, H2O 1.1 g/cm³)
+            radii = ((el.van_der_waals_radius, "atomic"),) if el.is_noble_gas or symbol == "H" else (
                 (el.metallic_radius, "metallic"), (el.atomic_radius, "atomic"), (el.van_der_waals_radius, "atomic"))
             radius, kind = next(((r, k) for r, k in radii if r), (None, ""))
     if not radius:
         raise InputError(f"no radius known for element {symbol}: cannot guess a density")
     return 4.0 / 3.0 * math.pi * float(radius) ** 3 / PACKING_FRACTION[kind], kind
+
+
+def prior_volume(symbol: str) -> tuple[float, str]:
+    """Volume (Å³/atom) of an element outside the fit: :func:`radius_volume`, at least :data:`MIN_PRIOR_VOLUME`
+    (covalent atomic radii such as C's 0.7 Å give 1.9 Å³, far below any solid), and the kind of radius used."""
+    volume, kind = radius_volume(symbol)
+    return max(volume, MIN_PRIOR_VOLUME), kind
 
 
 @lru_cache(maxsize=1)
@@ -109,14 +127,16 @@ def fit_element_volumes(formulas: list[str], volumes_per_atom: np.ndarray, ridge
                         floor: float = 0.8) -> dict[str, float]:
     """Per-element volumes (Å³/atom) that best give ``volumes_per_atom`` as Σ x_i v_i (bounded least squares).
 
-    ``ridge`` pulls each v_i towards its :func:`prior_volume` in relative terms (penalty ridge·Σ (v_i/prior_i − 1)²),
-    so that an element seen in few compositions stays near its radius estimate; ``floor`` bounds v_i ≥ floor·prior_i,
-    which keeps compositions unlike the fitted ones (Li-free oxides, pure metals) from starting far too dense.
+    ``ridge`` pulls each v_i towards its :func:`radius_volume` prior_i in relative terms (penalty
+    ridge·Σ (v_i/prior_i − 1)²), so that an element seen in few compositions stays near its radius estimate;
+    ``floor`` bounds v_i ≥ floor·prior_i, which keeps compositions unlike the fitted ones (Li-free oxides, pure
+    metals) from starting far too dense. The priors are not floored here (:data:`MIN_PRIOR_VOLUME`), as in the
+    shipped table.
     """
     comps = [_as_composition(f) for f in formulas]
     symbols = sorted({el.symbol for c in comps for el in c.elements})
     x = np.array([[c.get_atomic_fraction(Element(s)) for s in symbols] for c in comps])
-    prior = np.array([prior_volume(s)[0] for s in symbols])
+    prior = np.array([radius_volume(s)[0] for s in symbols])
     a = np.vstack([x, math.sqrt(ridge) * np.diag(1.0 / prior)])
     b = np.concatenate([np.asarray(volumes_per_atom, dtype=float), math.sqrt(ridge) * np.ones(len(symbols))])
     return dict(zip(symbols, lsq_linear(a, b, bounds=(floor * prior, np.inf)).x.tolist()))
@@ -180,26 +200,52 @@ def random_packing(
     gen = PackmolBoxGen(tolerance=tolerance, seed=seed)
     with tempfile.TemporaryDirectory(prefix="amorphdb-packmol-") as tmp:
         pset = gen.get_input_set(molecules, box=[round(x, 4) for x in box])
-        text = pset.inputs[str(gen.inputfile)]
-        for name, radius in radii.items():  # species-dependent distances: PACKMOL's per-structure radius
-            head = f"structure packmol_{name}.xyz\n"
-            text = text.replace(head, f"{head}  radius {radius:.4f}\n")
-        pset.inputs[str(gen.inputfile)] = text
+        pset.inputs[str(gen.inputfile)] = with_radii(pset.inputs[str(gen.inputfile)], radii)
         pset.write_input(tmp)
         try:
             with warnings.catch_warnings(), packmol_on_path():
                 warnings.simplefilter("ignore", FutureWarning)  # pymatgen's own use of its deprecated ``cd``
                 pset.run(tmp, timeout=timeout)
         except Exception as exc:  # ValueError (no solution), TimeoutExpired, RuntimeError (no binary)
-            raise InputError(f"PACKMOL could not pack {comp.formula} at {density:.3g} g/cm3: {first_line(exc)}") from None
+            raise InputError(f"PACKMOL could not pack {comp.formula} at {density:.3g} g/cm3: "
+                             f"{first_line(exc)}") from None
         mol = Molecule.from_file(Path(tmp) / gen.outputfile)
     structure = Structure(Lattice.cubic(edge), mol.species, mol.cart_coords, coords_are_cartesian=True)
-    closest, allowed = min_distance(structure), 2 * min(radii.values())
-    if closest < 0.8 * allowed:  # PACKMOL can end with a best-effort packing
-        raise InputError(f"PACKMOL left atoms {closest:.2f} Å apart (asked for {allowed:.2f} Å) at {density:.3g} g/cm3")
+    check_pair_distances(structure, radii, density)
     log.info("packed %d atoms of %s in a %.2f Å box (%.3f g/cm3, closest pair %.2f Å)", len(structure),
-             comp.reduced_formula, edge, density, closest)
+             comp.reduced_formula, edge, density, min_distance(structure))
     return structure
+
+
+def with_radii(text: str, radii: dict[str, float]) -> str:
+    """pymatgen's PACKMOL input ``text`` with a ``radius`` line (Å) in the block of each element of ``radii``.
+
+    Raises RuntimeError when a block's ``structure packmol_<El>.xyz`` line is not there (another pymatgen input
+    layout): the radii would silently not apply."""
+    for name, radius in radii.items():
+        head = f"structure packmol_{name}.xyz\n"
+        if text.count(head) != 1:
+            raise RuntimeError(f"the PACKMOL input of pymatgen {version('pymatgen')} has not one line "
+                               f"{head.strip()!r}: cannot set per-species radii (amorphdb.structure.with_radii "
+                               "needs updating)")
+        text = text.replace(head, f"{head}  radius {radius:.4f}\n")
+    return text
+
+
+def check_pair_distances(structure: Structure, radii: dict[str, float], density: float) -> None:
+    """Raise :class:`InputError` naming the worst pair when two atoms are closer than (1 − :data:`PAIR_TOLERANCE`)
+    times r_i + r_j, the sum of their PACKMOL ``radii`` (Å), periodic images included (PACKMOL can end with a
+    best-effort packing). ``density`` (g/cm³) is only quoted in the message."""
+    symbols = [site.specie.symbol for site in structure]
+    centers, points, _, dists = structure.get_neighbor_list(2 * max(radii.values()))
+    if not len(dists):
+        return
+    allowed = np.array([radii[symbols[i]] + radii[symbols[j]] for i, j in zip(centers, points)])
+    worst = int(np.argmin(dists / allowed))
+    if dists[worst] < (1 - PAIR_TOLERANCE) * allowed[worst]:
+        i, j = int(centers[worst]), int(points[worst])
+        raise InputError(f"PACKMOL left a {symbols[i]}-{symbols[j]} pair (sites {i} and {j}) {dists[worst]:.2f} Å "
+                         f"apart (asked for {allowed[worst]:.2f} Å) at {density:.3g} g/cm3")
 
 
 def packmol_binary() -> Path | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -48,6 +51,24 @@ def test_fitted_volumes_reproduce_their_table_and_leave_one_out_generalises():
     assert guess / aimd[left] == pytest.approx(1.0, abs=0.25)
 
 
+@pytest.mark.parametrize(("formula", "real"), [("H2O", 1.00), ("LiOH", 1.46), ("NH3", 0.68), ("LiBH4", 0.67)])
+def test_hydrogen_compounds_are_not_guessed_far_too_dense(formula, real):
+    """Real densities (g/cm³): liquid water and ammonia, crystalline LiOH and LiBH4. pymatgen's 0.25 Å atomic
+    radius of H (0.09 Å³) guessed H2O at 2.5 g/cm³."""
+    assert 1 / 1.5 < guess_density(formula) / real < 1.5
+
+
+def test_prior_volumes_have_a_floor():
+    from pymatgen.core import Element
+
+    from amorphdb.structure import MIN_PRIOR_VOLUME, prior_volume, radius_volume
+
+    assert 5.0 < prior_volume("H")[0] < 10.0  # its van der Waals sphere, not pymatgen's 0.25 Å atomic radius
+    assert radius_volume("C")[0] < MIN_PRIOR_VOLUME == prior_volume("C")[0]  # covalent-sized 0.7 Å: 1.9 Å³
+    priors = {Element.from_Z(z).symbol: prior_volume(Element.from_Z(z).symbol)[0] for z in range(1, 95)}
+    assert min(priors.values()) >= MIN_PRIOR_VOLUME
+
+
 def test_elements_outside_the_fit_use_radius_priors():
     from amorphdb.structure import element_volumes, prior_volume
 
@@ -86,14 +107,70 @@ def test_packing_is_exact_dense_and_respects_distances():
     assert cart.min() > 0.9 and cart.max() < s.lattice.a - 0.9  # PACKMOL meets constraints to ~0.05 Å
 
 
-def test_species_dependent_distances():
+def test_species_dependent_distances(monkeypatch):
+    from pymatgen.io.packmol import PackmolSet
+
+    written, write = [], PackmolSet.write_input
+
+    def spy(self, directory, *args, **kwargs):  # the input PACKMOL reads
+        write(self, directory, *args, **kwargs)
+        written.append((Path(directory) / self.inputfile).read_text())
+
+    monkeypatch.setattr(PackmolSet, "write_input", spy)
     comp = scale_composition("Li2O", 30)
     s = random_packing(comp, seed=1)
     radii = packing_radii(["Li", "O"])
     assert radii["O"] < radii["Li"] == 1.0
+    for el in ("Li", "O"):
+        assert f"structure packmol_{el}.xyz\n  radius {radii[el]:.4f}\n" in written[0]
     dist = s.distance_matrix + np.eye(len(s)) * 100
+    li = [i for i, site in enumerate(s) if site.specie.symbol == "Li"]
     o = [i for i, site in enumerate(s) if site.specie.symbol == "O"]
     assert dist[np.ix_(o, o)].min() > 2 * radii["O"] - 0.1
+    # Li-O may come to 1.66 Å, closer than the global 2.0 Å tolerance, and does: the per-species radii are applied
+    # (1.9 Å, not 2.0: without them PACKMOL leaves pairs a little under 2.0 Å, this packing one Li-O at 1.997 Å)
+    assert np.sum(dist[np.ix_(li, o)] < 1.9) >= 3
+
+
+def test_radii_that_cannot_be_set_fail_loudly(monkeypatch):
+    """Another layout of pymatgen's PACKMOL input (here a trailing space, which PACKMOL reads as before) must not
+    silently drop the per-species radii."""
+    from importlib.metadata import version
+
+    from pymatgen.io.packmol import PackmolBoxGen
+
+    get = PackmolBoxGen.get_input_set
+
+    def quoted(self, *args, **kwargs):
+        pset = get(self, *args, **kwargs)
+        name = str(self.inputfile)
+        pset.inputs[name] = pset.inputs[name].replace("structure packmol_O.xyz\n", "structure packmol_O.xyz \n")
+        return pset
+
+    monkeypatch.setattr(PackmolBoxGen, "get_input_set", quoted)
+    with pytest.raises(RuntimeError, match=rf"pymatgen {re.escape(version('pymatgen'))} .*'structure packmol_O.xyz'"):
+        random_packing(scale_composition("Li2O", 30), seed=1)
+
+
+def test_every_pair_is_checked_against_the_sum_of_its_radii(monkeypatch):
+    """A best-effort packing with one Li-O pair 1.20 Å apart (1.66 Å asked): above 0.8 × 2·r_O, caught per pair."""
+    from pymatgen.core import Molecule
+    from pymatgen.io.packmol import PackmolSet
+
+    run = PackmolSet.run
+
+    def squeeze(self, path, timeout=30):
+        run(self, path, timeout)
+        out = Path(path) / self.outputfile
+        mol = Molecule.from_file(out)
+        li = next(i for i, site in enumerate(mol) if site.specie.symbol == "Li")
+        o = next(i for i, site in enumerate(mol) if site.specie.symbol == "O")
+        mol.translate_sites([o], mol[li].coords + np.array([1.2, 0.0, 0.0]) - mol[o].coords)
+        mol.to(filename=str(out))
+
+    monkeypatch.setattr(PackmolSet, "run", squeeze)
+    with pytest.raises(InputError, match=r"PACKMOL left a (Li-O|O-Li) pair .* 1\.20 Å apart \(asked for 1\.66 Å\)"):
+        random_packing(scale_composition("Li2O", 30), seed=1)
 
 
 def test_packing_is_reproducible_with_a_seed():
