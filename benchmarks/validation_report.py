@@ -40,10 +40,22 @@ def _pct(values: dict) -> str:
     return " / ".join("–" if v is None else f"{100 * v:.0f} %" for v in values.values())
 
 
+def failed_lines(engine: str) -> list[str]:
+    """The compositions whose melt failed (``<engine>_melt_failed.csv``), with the start density and reason."""
+    path = DATA / f"{engine}_melt_failed.csv"
+    if not path.exists():
+        return []
+    failed = pd.read_csv(path)
+    return [f"Failed ({len(failed)}; `{path.relative_to(HERE)}`):", ""] + [
+        f"- {r.formula}: packed at {r.start_density_g_cm3:.3f} g/cm³ (`{r.settings.rsplit('start_density=', 1)[-1]}`),"
+        f" {r.reason} ({r.wall_s:.0f} s)" for r in failed.itertuples()] + [""]
+
+
 def melt_section(engine: str, reference) -> str:
     table_path = DATA / f"{engine}_melt.csv"
     if not table_path.exists():
-        return f"### {engine}\n\nNo composition finished yet (`{table_path.relative_to(HERE)}` does not exist).\n"
+        return "\n".join([f"### {engine}", "", f"No composition finished yet (`{table_path.relative_to(HERE)}` does "
+                          "not exist).", "", *failed_lines(engine)])
     rows = pd.read_csv(table_path)
     records = []
     for row in rows.itertuples():
@@ -72,7 +84,8 @@ def melt_section(engine: str, reference) -> str:
               f"- The paper's M3GNet on the same {same['n']} composition(s): {_pct(same['m3gnet'])}; "
               f"{engine}: {_pct(same['ours'])}.",
               f"- Cost: {rows['wall_s'].mean() / 60:.0f} min wall per composition on average "
-              f"({rows['md_steps'].mean():.0f} MD steps, one CPU core of a 2-core machine shared with other MD jobs).", ""]
+              f"({rows['md_steps'].mean():.0f} MD steps, one CPU core of a 2-core machine shared with other MD "
+              "jobs).", "", *failed_lines(engine)]
     return "\n".join(lines)
 
 
@@ -88,7 +101,8 @@ def quench_section(engine: str, preset: str) -> str:
 
     data = json.loads((folder / "validation.json").read_text())
     table = validation_markdown(data["records"], data["summary"], label=engine)
-    table = "\n".join(line for line in table.splitlines() if "RDF R²" not in line and "Same 0 compositions" not in line)
+    table = "\n".join(line for line in table.splitlines()
+                      if "RDF R²" not in line and "Same 0 compositions" not in line)
     lines = [f"### {engine} at the quench temperatures (`{preset}` preset): density, D(Li), Ea", "", table, ""]
     if (folder / "steps.csv").exists():
         steps = pd.read_csv(folder / "steps.csv")
