@@ -18,7 +18,8 @@ too dense is the costly mistake (the potential's neighbour graph grows), one tha
 ``PackmolBoxGen`` (seed fixed, so the start is reproducible). Each species gets a PACKMOL radius
 ``min(tolerance/2, covalent radius)``, so a pair of atoms is at least the sum of their radii apart
 (a bond length, at most ``tolerance``, 2.0 Å as in MPMorph); atoms are kept ``tolerance/2`` away from the box faces so
-that periodic images also respect the distance. Every pair of the packing is checked against its r_i + r_j (to 5 %).
+that periodic images also respect the distance. Every pair of the packing is checked against its r_i + r_j (it
+may fall 20 % short, :data:`PAIR_TOLERANCE`).
 :func:`pack` is the safe entry point: when the asked density cannot be packed it steps the density down (×0.9 at a
 time, to half) and says so.
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from amorphdb.structure import ELEMENT_VOLUMES, fit_element_volumes, prior_volume
+from amorphdb.structure import ELEMENT_VOLUMES, fit_element_volumes, prior_volume, radius_volume
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,7 @@ def main() -> None:
                  "# lowest temperature of the compositions published with Zheng et al., npj Comput. Mater. 10 (2024),",
                  "# CC BY 4.0 (repository Tinaatucsd/DFT_amorphous_structure). n: compositions containing the element.",
                  "element,volume_A3,prior_A3,n"]
-        lines += [f"{s},{v:.4f},{prior_volume(s)[0]:.4f},{counts[s]}" for s, v in sorted(volumes.items())]
+        lines += [f"{s},{v:.4f},{radius_volume(s)[0]:.4f},{counts[s]}" for s, v in sorted(volumes.items())]
         ELEMENT_VOLUMES.write_text("\n".join(lines) + "\n")
         print(f"wrote {ELEMENT_VOLUMES} ({len(volumes)} elements)")
 

@@ -78,6 +78,9 @@ def main() -> None:
         if formula in done:
             continue
         start = time.perf_counter()
+        if chgnet is not None and formula not in chgnet.index:
+            print(f"{formula}: skipped: no CHGNet melt density in chgnet_melt.csv", flush=True)
+            continue
         density = amorphdb.guess_density(formula) if chgnet is None else float(chgnet[formula])
         try:
             result = amorphdb.run(formula, preset="paper", engine=args.engine, temperatures=[], db=args.db,

@@ -41,11 +41,16 @@ def _pct(values: dict) -> str:
 
 
 def failed_lines(engine: str) -> list[str]:
-    """The compositions whose melt failed (``<engine>_melt_failed.csv``), with the start density and reason."""
-    path = DATA / f"{engine}_melt_failed.csv"
+    """The compositions whose melt failed (``<engine>_melt_failed.csv``; the last attempt of each, none that a
+    later attempt finished), with the start density and reason."""
+    path, done = DATA / f"{engine}_melt_failed.csv", DATA / f"{engine}_melt.csv"
     if not path.exists():
         return []
-    failed = pd.read_csv(path)
+    failed = pd.read_csv(path).drop_duplicates("formula", keep="last")
+    if done.exists():
+        failed = failed[~failed["formula"].isin(pd.read_csv(done)["formula"])]
+    if failed.empty:
+        return []
     return [f"Failed ({len(failed)}; `{path.relative_to(HERE)}`):", ""] + [
         f"- {r.formula}: packed at {r.start_density_g_cm3:.3f} g/cm³ (`{r.settings.rsplit('start_density=', 1)[-1]}`),"
         f" {r.reason} ({r.wall_s:.0f} s)" for r in failed.itertuples()] + [""]

@@ -66,11 +66,15 @@ def read_terms(path: str | Path = TABLE) -> list[ShiftTerm]:
 
 
 def run_size(settings: ProtocolSettings) -> dict[str, float]:
-    """What sizes the runs whose features a model gets: ``atoms``, the lengths (ps) of each EOS volume run,
-    check run and production run, and the production frames averaged (``analysis_frames``)."""
+    """What sizes the runs whose features a model gets: ``atoms``, the shortest lengths (ps) the settings allow
+    of each EOS volume run, check run and production run (their minimum when a stop rule may end them early),
+    and the production frames averaged (``analysis_frames``)."""
     ps = settings.timestep / 1000.0
-    return {"atoms": settings.atoms, "volume_ps": settings.volume_steps * ps, "check_ps": settings.check_steps * ps,
-            "production_ps": settings.production_steps * ps, "analysis_frames": settings.analysis_frames}
+    adaptive = settings.pressure_error_fraction is not None
+    volume, check = ((min(n, settings.min_volume_steps) if adaptive else n)
+                     for n in (settings.volume_steps, settings.check_steps))
+    return {"atoms": settings.atoms, "volume_ps": volume * ps, "check_ps": check * ps,
+            "production_ps": settings.shortest_production_ps(), "analysis_frames": settings.analysis_frames}
 
 
 def below_preset(settings: ProtocolSettings, preset: str) -> list[str]:

@@ -64,8 +64,9 @@ STALE_AFTER_S = 900.0
 SCHEDULER_TIMEOUT_S = 10.0
 #: the task name of a composition's amorphous limit
 LIMIT_TASK = "limit"
-#: how often a task waiting for an MD run that another process holds tries again (s)
+#: how often a task waiting for an MD run that another process holds tries again, and for how long in all (s)
 BUSY_POLL_S = 30.0
+BUSY_MAX_WAIT_S = 24 * 3600.0
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -271,11 +272,15 @@ def _execute(spec: CampaignSpec, formula: str, task: str, work: Callable[[Compos
 def _when_free(job: CompositionRun, work: Callable[[CompositionRun], Any], note: Callable[[str], None]) -> Any:
     """``work(job)``; while an MD run of it is held by another process (a worker of an earlier call of the same
     campaign), note that and try again every :data:`BUSY_POLL_S` s: the run is then taken from its files, or
-    resumed from its checkpoint when that process died (the lock goes with it)."""
+    resumed from its checkpoint when that process died (the lock goes with it). After :data:`BUSY_MAX_WAIT_S`
+    the task fails with the reason (a holder that hangs, or a lock a network file system keeps)."""
+    deadline = time.monotonic() + BUSY_MAX_WAIT_S
     while True:
         try:
             return work(job)
         except RunBusyError as exc:
+            if time.monotonic() > deadline:
+                raise RunBusyError(f"gave up after waiting {BUSY_MAX_WAIT_S / 3600:g} h: {first_line(exc)}") from None
             note(f"waiting: {first_line(exc)}")
             log.info("%s: waiting for another process (%s)", job.ctx.formula, first_line(exc))
             time.sleep(BUSY_POLL_S)

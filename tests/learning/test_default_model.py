@@ -37,6 +37,12 @@ def test_runs_smaller_than_the_presets_get_the_largest_shift_terms():
         "atoms 24 < 100", "production_ps 1 < 20"]
     assert below_preset(settings_for("predict", timestep=1.0), "predict") == [
         "volume_ps 0.3 < 0.6", "check_ps 0.3 < 0.6", "production_ps 1.5 < 3"]
+    # a stop rule that may end the runs early counts with its minimum: the shortest run the settings allow
+    assert below_preset(settings_for("predict", target_d_error=0.1, min_production_steps=500), "predict") == [
+        "production_ps 1 < 3"]
+    assert below_preset(settings_for("paper", target_d_error=0.1, min_production_steps=2500), "paper") == [
+        "production_ps 5 < 20"]
+    assert below_preset(settings_for("fast", production_steps=5000), "fast") == []  # fast stops at 5 ps anyway
     assert [t.rms_ln_d for t in shift_terms("chgnet", "predict")] == [0.172, 0.0]
     assert [t.rms_ln_d for t in shift_terms("chgnet", "paper")] == [0.246, 0.0]
     for preset in ("predict", "paper", "quick"):

@@ -193,15 +193,17 @@ def test_a_task_waits_for_an_md_run_another_process_holds(tmp_path, monkeypatch)
     monkeypatch.setattr(campaign, "BUSY_POLL_S", 0.05)
     seen: list[str] = []
 
-    def holder() -> None:  # lets go (as a finished run does) once the task says it waits
+    def holder() -> None:  # lets go (as a finished run does) once the task says it waits, or after 60 s anyway
         deadline = time.monotonic() + 60
-        while not (message := book.get("c", "Cu", "melt").message or "").startswith("waiting"):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.01)
-        seen.append(message)
-        lock_path.unlink()
-        held.close()
+        try:
+            while not (message := book.get("c", "Cu", "melt").message or "").startswith("waiting"):
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.01)
+            seen.append(message)
+        finally:
+            lock_path.unlink()
+            held.close()
 
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
@@ -210,6 +212,15 @@ def test_a_task_waits_for_an_md_run_another_process_holds(tmp_path, monkeypatch)
     assert seen[0].startswith("waiting: T=2000 K volume") and "another process is running this MD run" in seen[0]
     assert outcome.status == "done" and book.get("c", "Cu", "melt").status == "done"
     assert not lock_path.exists()
+    # a holder that never lets go: the task gives up after BUSY_MAX_WAIT_S and says why
+    lock_path = campaign._job(spec, "Cu").ctx.workdir / "T1400" / "volume-0-x0.8.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        monkeypatch.setattr(campaign, "BUSY_MAX_WAIT_S", 0.2)
+        outcome = campaign.quench_task(spec, "Cu", outcome, 1400.0)
+    assert outcome.status == "failed" and outcome.message.startswith("gave up after waiting")
+    assert "another process is running this MD run" in outcome.message
 
 
 def test_status_of_a_campaign(tmp_path, capsys):

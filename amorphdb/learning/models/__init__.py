@@ -1,7 +1,8 @@
 """The model kinds (``MODEL_KINDS``) and :func:`make_model`; one module per model family.
 
-All are trained on a table with the columns of the paper's ``ml_features.csv`` (``formula``,
-``diff_coeff_mul_thousand`` = D in 1e-3 cm²/s, ``temperature`` in K, 42 features):
+All are trained on a table with the columns of the paper's ``ml_features.csv`` (``formula``, D in 1e-3 cm²/s
+under the column of its convention, ``diff_coeff_mul_thousand`` or ``D_einstein_mul_thousand``
+(:data:`amorphdb.learning.table.TARGET_COLUMNS`), ``temperature`` in K, 42 features):
 
 - ``rf``, ``xgb`` (:mod:`.paper`): the paper's models, on D in 1e-3 cm²/s (``RandomForestRegressor(
   n_estimators=100)``, ``XGBRegressor(n_estimators=100, max_depth=4, learning_rate=0.1)``). Uncertainty: spread
