@@ -49,7 +49,8 @@ def main() -> None:
         volumes = fit_element_volumes(formulas, aav, args.ridge, args.floor)
         counts = {s: sum(s in c.as_dict() for c in comps) for s in volumes}
         lines = ["# Per-element volumes (Å³/atom) behind amorphdb.guess_density: V/N = Σ x_i v_i.",
-                 "# Fitted by benchmarks/density_guess.py (ridge {}, floor {}) to the AIMD average atomic volumes (AAV) at the".format(args.ridge, args.floor),
+                 f"# Fitted by benchmarks/density_guess.py (ridge {args.ridge}, floor {args.floor}) to the AIMD "
+                 "average atomic volumes (AAV) at the",
                  "# lowest temperature of the compositions published with Zheng et al., npj Comput. Mater. 10 (2024),",
                  "# CC BY 4.0 (repository Tinaatucsd/DFT_amorphous_structure). n: compositions containing the element.",
                  "element,volume_A3,prior_A3,n"]

@@ -101,7 +101,8 @@ def main() -> None:
         s = out[name]
         print(f"coverage with {name}: ±1σ {np.mean(err <= s):.0%}, ±2σ {np.mean(err <= 2 * s):.0%} "
               f"(median σ {s.median():.3f})")
-    print(f"RMS of the shift over all rows: {np.sqrt(np.mean(out['shift'] ** 2)):.3f} (mean {out['shift'].mean():+.3f})")
+    rms = np.sqrt(np.mean(out["shift"] ** 2))
+    print(f"RMS of the shift over all rows: {rms:.3f} (mean {out['shift'].mean():+.3f})")
     print(f"RMS error of the model on our features: {np.sqrt(np.mean(out['error'] ** 2)):.3f}; "
           f"of the MD's own D: {np.sqrt(np.nanmean(out['md_error'] ** 2)):.3f} (ln units)")
     if args.out:

@@ -116,7 +116,8 @@ def _report(args: argparse.Namespace) -> None:
         for c in FEATURE_COLUMNS:
             moved[c] = moved[c] + mean[c] * spread[c]
         delta = model.predict(moved)["ln_D"].to_numpy() - base
-        print(f"the measured {term} feature shift on all {len(paper)} published rows: Δ ln D mean {delta.mean():+.3f}, "
+        print(f"the measured {term} feature shift on all {len(paper)} published rows: "
+              f"Δ ln D mean {delta.mean():+.3f}, "
               f"RMS {np.sqrt(np.mean(delta ** 2)):.3f}, 95th percentile of |Δ| {np.percentile(np.abs(delta), 95):.3f}")
     if args.csv:
         out.to_csv(args.csv, index=False)
