@@ -15,7 +15,7 @@ any). The predicted ln D then carries
 
 (the shifts are not subtracted: their sign is not known for a new composition, so each counts as an error of
 its RMS size). A preset's rows hold for its own cell and run lengths: settings that make the runs smaller or
-shorter than the preset's (:func:`below_preset`) get each term's largest value for the engine instead.
+shorter than the preset's (:func:`amorphdb.workflows.predict.below_preset`) get each term's largest value for the engine instead.
 New validation data update the table; docs/learning.md ("The fast route") says how each row was measured and
 which are assumed.
 """
@@ -25,14 +25,10 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
-
-if TYPE_CHECKING:
-    from ..protocol.settings import ProtocolSettings
 
 TABLE = Path(__file__).resolve().parents[1] / "data" / "fast_route_uncertainty.csv"
 TERMS = ("mlip", "short-run")
@@ -65,30 +61,10 @@ def read_terms(path: str | Path = TABLE) -> list[ShiftTerm]:
     return terms
 
 
-def run_size(settings: ProtocolSettings) -> dict[str, float]:
-    """What sizes the runs whose features a model gets: ``atoms``, the shortest lengths (ps) the settings allow
-    of each EOS volume run, check run and production run (their minimum when a stop rule may end them early),
-    and the production frames averaged (``analysis_frames``)."""
-    ps = settings.timestep / 1000.0
-    adaptive = settings.pressure_error_fraction is not None
-    volume, check = ((min(n, settings.min_volume_steps) if adaptive else n)
-                     for n in (settings.volume_steps, settings.check_steps))
-    return {"atoms": settings.atoms, "volume_ps": volume * ps, "check_ps": check * ps,
-            "production_ps": settings.shortest_production_ps(), "analysis_frames": settings.analysis_frames}
-
-
-def below_preset(settings: ProtocolSettings, preset: str) -> list[str]:
-    """Where ``settings`` make smaller or shorter runs (:func:`run_size`) than the preset named ``preset``, whose
-    shift rows were measured on its runs: e.g. ``["atoms 24 < 64"]``; empty when nowhere."""
-    from ..protocol.settings import PRESETS
-
-    mine, ref = run_size(settings), run_size(PRESETS[preset])
-    return [f"{name} {mine[name]:g} < {ref[name]:g}" for name in mine if mine[name] < ref[name]]
-
-
 def shift_terms(engine: str, preset: str, path: str | Path = TABLE, conservative: bool = False) -> list[ShiftTerm]:
     """For each term, the row that fits ``engine`` and ``preset`` best (exact, then ``*`` for the preset, then
-    for the engine); with ``conservative`` (runs below the preset's, :func:`below_preset`), the preset's rows do
+    for the engine); with ``conservative`` (runs below the preset's,
+    :func:`amorphdb.workflows.predict.below_preset`), the preset's rows do
     not apply: the row with the largest RMS among those of ``engine`` or ``*``, whatever their preset.
     InputError when a term has no row at all."""
     rows = read_terms(path)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..analysis.arrhenius import arrhenius_points
 from ..errors import InputError
+from ..protocol.settings import PRESETS, ProtocolSettings, settings_for
 from .melt_quench import as_database, run
 
 if TYPE_CHECKING:
@@ -55,6 +56,25 @@ class FormulaPrediction:
     def to_frame(self) -> pd.DataFrame:
         """:attr:`table` with the ``formula`` as its first column (what ``amorphdb predict FORMULA --out`` writes)."""
         return self.table.assign(formula=self.formula)[["formula", *self.table.columns]]
+
+
+def run_size(settings: ProtocolSettings) -> dict[str, float]:
+    """What sizes the runs whose features a model gets: ``atoms``, the shortest lengths (ps) the settings allow
+    of each EOS volume run, check run and production run (their minimum when a stop rule may end them early),
+    and the production frames averaged (``analysis_frames``)."""
+    ps = settings.timestep / 1000.0
+    adaptive = settings.pressure_error_fraction is not None
+    volume, check = ((min(n, settings.min_volume_steps) if adaptive else n)
+                     for n in (settings.volume_steps, settings.check_steps))
+    return {"atoms": settings.atoms, "volume_ps": volume * ps, "check_ps": check * ps,
+            "production_ps": settings.shortest_production_ps(), "analysis_frames": settings.analysis_frames}
+
+
+def below_preset(settings: ProtocolSettings, preset: str) -> list[str]:
+    """Where ``settings`` make smaller or shorter runs (:func:`run_size`) than the preset named ``preset``, whose
+    shift rows were measured on its runs: e.g. ``["atoms 24 < 64"]``; empty when nowhere."""
+    mine, ref = run_size(settings), run_size(PRESETS[preset])
+    return [f"{name} {mine[name]:g} < {ref[name]:g}" for name in mine if mine[name] < ref[name]]
 
 
 def check_element_data(formula: str, features: Sequence[str]) -> None:
@@ -94,13 +114,12 @@ def predict_formula(formula: str, temperatures: Sequence[float], model: TrainedM
     they widen D's error bar, ``ln_D_err``, but not Ea's). D's error bar is
     :func:`~amorphdb.learning.uncertainty.total_ln_sigma` of the model's σ and the shift terms of this engine
     and preset, the largest ones when ``protocol_options`` make the runs smaller or shorter than the
-    preset's (:func:`~amorphdb.learning.uncertainty.below_preset`).
+    preset's (:func:`below_preset`).
 
     Before any MD: the settings are validated (a temperature equal to the melt's is refused) and the model's
     compositional features of ``formula`` must be finite (:func:`check_element_data`).
     """
-    from ..learning.uncertainty import below_preset, shift_terms, total_ln_sigma
-    from ..protocol.settings import settings_for
+    from ..learning.uncertainty import shift_terms, total_ln_sigma
 
     temps = [float(t) for t in temperatures]
     if not temps or min(temps) <= 0:

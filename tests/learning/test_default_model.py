@@ -9,7 +9,8 @@ import pytest
 
 from amorphdb.cli import main
 from amorphdb.errors import InputError
-from amorphdb.learning.uncertainty import TERMS, below_preset, read_terms, shift_terms, total_ln_sigma
+from amorphdb.learning.uncertainty import TERMS, read_terms, shift_terms, total_ln_sigma
+from amorphdb.workflows.predict import below_preset
 from amorphdb.units import PAPER_D_UNIT, PAPER_TARGET
 
 
