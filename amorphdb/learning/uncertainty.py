@@ -16,8 +16,8 @@ any). The predicted ln D then carries
 (the shifts are not subtracted: their sign is not known for a new composition, so each counts as an error of
 its RMS size). A preset's rows hold for its own cell and run lengths: settings that make the runs smaller or
 shorter than the preset's (:func:`amorphdb.workflows.predict.below_preset`) get each term's largest value for
-the engine instead. New validation data update the table; docs/learning.md ("The fast route") says how each row was measured and
-which are assumed.
+the engine instead. New validation data update the table; docs/learning.md ("The fast route") says how each row
+was measured and which are assumed.
 """
 
 from __future__ import annotations
