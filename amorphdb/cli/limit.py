@@ -6,7 +6,8 @@ from . import _database, arg, command
 
 _ENGINE = arg("--engine", default="chgnet", help="chgnet (default), sevennet, or module:factory of an ASE calculator")
 _DEVICE = arg("--device", default=None, help="cpu or cuda (default: the GPU when torch sees one)")
-_FMAX = arg("--fmax", type=float, default=0.05, help="relax until the largest force is below this, eV/Å (default 0.05)")
+_FMAX = arg("--fmax", type=float, default=0.05,
+            help="relax until the largest force is below this, eV/Å (default 0.05)")
 _STEPS = arg("--max-steps", type=int, default=500, help="step limit of each relaxation (default 500)")
 
 

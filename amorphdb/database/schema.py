@@ -7,7 +7,8 @@ species), ``arrhenius`` (per material, source and species), ``features`` (per ru
 (per run and element pair), ``structures`` (pymatgen JSON per run and label), ``models`` (trained models),
 ``element_references`` (an element's relaxed reference energy per engine), ``amorphous_limits`` (per material,
 source and key: the amorphous limit of Aykol et al. and its statistics), ``relaxations`` (per amorphous limit:
-each relaxed snapshot with its structure), and ``meta`` (the schema version). Every record carries its provenance: ``source`` (``paper-aimd``,
+each relaxed snapshot with its structure), and ``meta`` (the schema version). Every record carries its provenance:
+``source`` (``paper-aimd``,
 ``paper-m3gnet``, ``mlip-chgnet`` ...), ``code_version`` (the amorphdb version that wrote it) and
 ``created_at`` (UTC).
 

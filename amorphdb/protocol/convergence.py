@@ -67,7 +67,8 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     unknown = "error unknown: the run is shorter than ~20 correlation times"
     return CheckVerdict(
         bound < s.pressure_tolerance, sigmas <= s.energy_sigmas or drift < s.energy_tolerance,
-        f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below {bound:.1f} kbar at confidence {s.pressure_confidence:g})"
+        f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar "
+        f"(below {bound:.1f} kbar at confidence {s.pressure_confidence:g})"
         if math.isfinite(p_err) else f"|P| = {abs(pressure):.1f} kbar ({unknown})",
         f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
         if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})",

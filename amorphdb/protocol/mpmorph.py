@@ -4,7 +4,8 @@ At each temperature: NVT runs at ``scales`` × the volume, a Birch–Murnaghan f
 run at the zero-pressure volume, then V → V·exp(β·P) until |P| and the energy drift pass the check
 (:func:`equilibrate`; the paper's test or the statistical one, :mod:`.convergence`), then the production run.
 EOS and check runs may stop when their mean pressure is known, production when D is
-(:func:`.convergence.pressure_error_rule`, :attr:`RunContext.production_stop`). The melt comes first; each quench temperature starts from the
+(:func:`.convergence.pressure_error_rule`, :attr:`RunContext.production_stop`). The melt comes first; each quench
+temperature starts from the
 last melt frame with fresh velocities (:func:`melt`, :func:`quench`; each is one :func:`anneal`).
 
 Every MD run has a key that encodes the settings, temperature, stage and iteration, and a set of files in the

@@ -154,8 +154,8 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
         lines.append(f"| {name} | {_fmt(r.get('rdf_r2'))} | {_fmt(r.get('rdf_r2_m3gnet'))} | "
                      f"{_fmt(r.get('m3gnet_rdf_r2'))} | {_by_t(r.get('density_ratio', {}), '.3f')} | "
                      f"{_by_t(r.get('D_ratio', {}), '.2f', _ratio_errors(r))} | {_fmt(r.get('Ea_diff'), '+.3f')}"
-                     + (f" ± {_fmt(r['Ea_err'], '.3f')}" if r.get("Ea_err") is not None and r.get("Ea_diff") is not None
-                        else "") + " |")
+                     + (f" ± {_fmt(r['Ea_err'], '.3f')}"
+                        if r.get("Ea_err") is not None and r.get("Ea_diff") is not None else "") + " |")
     rdf, same = summary["rdf_r2"]["ours"], summary["rdf_r2"]["same_compositions"]
 
     def pct(fractions: dict) -> str:

@@ -3,7 +3,8 @@
 Every row of ``ml_features.csv`` becomes a production run (source ``paper-aimd``, key ``T<temperature>``,
 status ``imported``, engine ``vasp``, density from :func:`paper_density`) with its Li diffusivity
 (the Einstein tracer D, value × 1e-3 / :data:`~amorphdb.units.PAPER_D_FACTOR` cm²/s, method
-``paper``: the database holds Einstein D for every source, docs/validation.md) and its features (element data source :data:`PAPER_ELEMENT_DATA`);
+``paper``: the database holds Einstein D for every source, docs/validation.md) and its features (element data
+source :data:`PAPER_ELEMENT_DATA`);
 ``rdf/DFT_RDF_<formula>.csv`` and ``rdf/M3GNet_RDF_<formula>.csv`` become the RDFs of 5000 K runs of sources
 ``paper-aimd`` and ``paper-m3gnet``. Compositions with enough temperatures (by the package's one rule,
 :func:`amorphdb.analysis.arrhenius.arrhenius_points`: three, as the paper gives no error bars) get a Li
