@@ -76,6 +76,8 @@ def _cmd_amorphous_limit(args):
          arg("crystal_files", nargs="+", metavar="CRYSTAL_FILE", help="CIF, POSCAR, any file ASE or pymatgen reads"),
          arg("--limit-from", metavar="FORMULA|DB", default=None,
              help="DB (default): the stored limit of each crystal's composition; FORMULA: that composition's"),
+         arg("--temperature", type=float,
+             help="the limit from MD at this temperature, K (default: the coldest stored)"),
          _ENGINE, _FMAX, _STEPS, _DEVICE,
          arg("--json", action="store_true", help="one JSON record per crystal"))
 def _cmd_synthesizability(args):
@@ -84,7 +86,8 @@ def _cmd_synthesizability(args):
     from ..workflows.amorphous_limit import synthesizability
 
     verdicts = _quietly(synthesizability, args.crystal_files, limit_from=args.limit_from, engine=args.engine,
-                        fmax=args.fmax, max_steps=args.max_steps, db=_database(args), device=args.device)
+                        fmax=args.fmax, max_steps=args.max_steps, db=_database(args), device=args.device,
+                        temperature=args.temperature)
     if args.json:
         print(json.dumps([v.to_dict() for v in verdicts], indent=1))
         return

@@ -26,6 +26,7 @@ from .run import _setting_options
          *_setting_options())
 def _cmd_validate(args):
     import json
+    import sys
 
     from ..protocol.settings import setting_info
     from ..reports.validation import summarise, validation_markdown, write_validation
@@ -43,5 +44,5 @@ def _cmd_validate(args):
         print(validation_markdown(dicts, summarise(dicts), label=args.engine), end="")
     if args.out:
         for path in write_validation(dicts, args.out, label=args.engine):
-            print(f"wrote {path}")
+            print(f"wrote {path}", file=sys.stderr)  # stdout stays the JSON or the table
     return 0

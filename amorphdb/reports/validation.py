@@ -4,8 +4,8 @@ Input: the records of :func:`amorphdb.validate` as dicts (``ValidationRecord.to_
 ``amorphdb validate --json`` prints): ``formula``, ``rdf_r2`` (ours vs DFT), ``m3gnet_rdf_r2`` (the paper's
 M3GNet vs DFT on the same composition), ``density_ratio`` / ``D_ratio`` (ours / AIMD per temperature, keys
 the temperature in K as text), ``density`` / ``density_ref`` (g/cm³), ``D`` / ``D_ref`` (Einstein D, cm²/s),
-``Ea`` / ``Ea_ref`` / ``Ea_diff`` (eV; ``Ea_ref`` over our temperatures), optional ``D_err`` (cm²/s) and
-``Ea_err`` (eV): our error bars, shown with the ratios and differences.
+``Ea`` / ``Ea_ref`` / ``Ea_diff`` (eV; ``Ea_ref`` over our temperatures; ``Ea_note``: why no ``Ea_diff``), optional
+``D_err`` (cm²/s) and ``Ea_err`` (eV): our error bars, shown with the ratios and differences.
 """
 
 from __future__ import annotations
@@ -54,13 +54,16 @@ def summarise(records: Sequence[dict]) -> dict[str, Any]:
     """The distribution over compositions: fractions of R² above 0.85 / 0.9 / 0.95 for ours and for the
     paper's M3GNet on the same compositions (those where both exist), medians and quartiles of R², of the
     density and D ratios (pooled and per temperature) and of Ea ours − AIMD. A composition with a failed task
-    counts as failed, and what its other tasks finished counts too."""
+    counts as failed, and what its other tasks finished counts too. The R² fractions are over the compositions
+    whose melt finished (``rdf_r2["ours"]["n"]``); ``rdf_r2["ours"]["attempted"]`` counts those with an R² or a
+    failed task, so that the table says "n of N attempted finished" beside them."""
     ok = list(records)
     paired = [r for r in ok if r.get("rdf_r2") is not None and r.get("m3gnet_rdf_r2") is not None]
     pooled = {key: [v for r in ok for v in r.get(key, {}).values()] for key in ("density_ratio", "D_ratio")}
     return {
         "n": len(records), "n_failed": sum(bool(r.get("error")) for r in records),
         "rdf_r2": {"ours": {**_spread([r.get("rdf_r2") for r in ok]),
+                            "attempted": sum(r.get("rdf_r2") is not None or bool(r.get("error")) for r in ok),
                             "above": _fractions([r.get("rdf_r2") for r in ok])},
                    "same_compositions": {"n": len(paired),
                                          "ours": _fractions([r["rdf_r2"] for r in paired]),
@@ -145,7 +148,9 @@ def _within(records: Sequence[dict], k: float) -> tuple[int, int]:
 
 
 def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None = None, label: str = "ours") -> str:
-    """A Markdown table, one row per composition, and the distribution (:func:`summarise`) under it."""
+    """A Markdown table, one row per composition, and the distribution (:func:`summarise`) under it. Beside the R²
+    fractions, "n of N attempted finished": N compositions with an R² or a failed task, n of them with an R²
+    (the fractions are over those n, so failed melts show rather than vanish)."""
     summary = summary or summarise(records)
     lines = [f"| formula | R² vs DFT ({label}) | R² vs M3GNet ({label}) | R² M3GNet vs DFT | density ratio by T (K) "
              "| D(Li) ratio by T (K) | Ea − Ea(AIMD) (eV) |", "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -155,7 +160,8 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
                      f"{_fmt(r.get('m3gnet_rdf_r2'))} | {_by_t(r.get('density_ratio', {}), '.3f')} | "
                      f"{_by_t(r.get('D_ratio', {}), '.2f', _ratio_errors(r))} | {_fmt(r.get('Ea_diff'), '+.3f')}"
                      + (f" ± {_fmt(r['Ea_err'], '.3f')}"
-                        if r.get("Ea_err") is not None and r.get("Ea_diff") is not None else "") + " |")
+                        if r.get("Ea_err") is not None and r.get("Ea_diff") is not None else "")
+                     + (f" ({r['Ea_note']})" if r.get("Ea_note") and r.get("Ea_diff") is None else "") + " |")
     rdf, same = summary["rdf_r2"]["ours"], summary["rdf_r2"]["same_compositions"]
 
     def pct(fractions: dict) -> str:
@@ -168,8 +174,9 @@ def validation_markdown(records: Sequence[dict], summary: dict[str, Any] | None 
     thresholds = " / ".join(f"{t:g}" for t in R2_THRESHOLDS)
     (one, n), (two, _) = _within(records, 1), _within(records, 2)
     within = f" Within 1σ / 2σ of our error bar of 1: {one} / {two} of {n}." if n else ""
+    finished = f" ({rdf['n']} of {rdf.get('attempted', rdf['n'])} attempted finished)"
     lines += ["", f"Compositions: {summary['n']} ({summary['n_failed']} failed).", "",
-              f"- RDF R² against DFT: {spread(rdf, '.3f')}; above {thresholds}: {pct(rdf['above'])}.",
+              f"- RDF R² against DFT: {spread(rdf, '.3f')}; above {thresholds}: {pct(rdf['above'])}{finished}.",
               f"- Same {same['n']} compositions, above {thresholds}: {label} {pct(same['ours'])}, the paper's "
               f"M3GNet {pct(same['m3gnet'])} (the paper over its 245: {pct(summary['rdf_r2']['paper_m3gnet'])}).",
               f"- Density ours / AIMD: {spread(summary['density_ratio'], '.3f')}.",

@@ -286,15 +286,23 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
     check_elements(eng, name)
     label = f"mlip-{eng.name}"
     refs = reference_energies(elements, eng, db, label, references, fmax, max_steps)
-    key = f"{sha[:16]}/{snapshots}x{spacing_ps:g}ps/fmax{fmax:g}/{eng.name} {eng.version}"
+    legacy = f"{sha[:16]}/{snapshots}x{spacing_ps:g}ps/fmax{fmax:g}/{eng.name} {eng.version}"
+    key = f"{legacy}/frames{picked[0]}-{picked[-1]}"  # other frames (--frame-dt-ps): another limit
+    tags = {f"snapshot-{k + 1:02d}": index for k, index in enumerate(picked)}
+    limits = {v.key: v for v in db.amorphous_limits(name, label)}
+    old = limits.get(legacy)
+    if key not in limits and old and all(tags.get(r.label) == r.frame for r in old.relaxations):
+        key = legacy  # stored before the frames were in the key, from the same frames: resume it
     common = dict(run_id=run.id if run else None, trajectory_path=str(path.resolve()), trajectory_sha256=sha,
                   temperature=temperature if temperature is None else float(temperature), engine=eng.name,
                   engine_version=eng.version, n_snapshots=snapshots, spacing_ps=float(spacing_ps),
                   fmax=float(fmax), max_steps=int(max_steps), references=refs)
-    previous = {v.key: v for v in db.amorphous_limits(name, label)}.get(key)
+    previous = limits.get(key)
     done_before = {r.label: r for r in previous.relaxations if r.status == "done"} if previous else {}
     stored = db.relaxed_structures(previous.id) if done_before else {}
-    limit_id = db.add_amorphous_limit(name, source=label, key=key, status="running", message=None, **common)
+    cleared = dict(limit=None, limit_err=None, mean=None, std=None)  # no stale numbers while running or failed
+    limit_id = db.add_amorphous_limit(name, source=label, key=key, status="running", message=None, **cleared,
+                                      **common)
     log.info("%s: relaxing %d snapshots of %s (%d atoms) with %s", name, len(picked), path, len(frames[0]), eng.name)
 
     from tqdm.auto import tqdm
@@ -319,7 +327,7 @@ def amorphous_limit(formula: str, *, temperature: float | None = None, snapshots
         (energies if result.converged else failed).append(e_form if result.converged else message)
     if failed:
         message = f"{len(failed)} of {len(picked)} relaxations did not converge; first: {failed[0]}; raise --max-steps"
-        db.add_amorphous_limit(name, source=label, key=key, status="failed", message=message)
+        db.add_amorphous_limit(name, source=label, key=key, status="failed", message=message, **cleared)
         raise ConvergenceError(message)
     values = np.asarray(energies)
     db.add_amorphous_limit(name, source=label, key=key, status="done", limit=float(values.min()),
@@ -343,9 +351,10 @@ def _min_standard_error(values: np.ndarray) -> float | None:
 @dataclass(frozen=True)
 class Verdict:
     """A crystal against the amorphous limit of its composition: its relaxed energy and formation energy
-    (eV/atom), the limit used (eV/atom, id ``limit_id``), the margin crystal − limit and its uncertainty (the
-    limit's bootstrap standard error) in meV/atom, and the verdict: ``below`` (may be made) or ``above``
-    (unlikely: the amorphous phase would form first). ``significant``: |margin| exceeds its uncertainty."""
+    (eV/atom), the limit used (eV/atom, id ``limit_id``, from MD at ``limit_temperature`` K), the margin
+    crystal − limit and its uncertainty (the limit's bootstrap standard error) in meV/atom, and the verdict:
+    ``below`` (may be made) or ``above`` (unlikely: the amorphous phase would form first). ``significant``:
+    |margin| exceeds its uncertainty."""
 
     file: str
     formula: str
@@ -354,6 +363,7 @@ class Verdict:
     formation_energy: float
     n_steps: int
     limit_id: int
+    limit_temperature: float | None
     limit: float
     limit_err: float | None
     margin_meV_per_atom: float
@@ -367,13 +377,18 @@ class Verdict:
 
     def text(self) -> str:
         err = f" ± {self.uncertainty_meV_per_atom:.0f}" if self.uncertainty_meV_per_atom is not None else ""
+        at = f", {self.limit_temperature:g} K" if self.limit_temperature is not None else ""
         return (f"{self.file}: {self.formula} E_f = {self.formation_energy:.4f} eV/atom, amorphous limit "
-                f"{self.limit:.4f} eV/atom: {self.verdict} by {abs(self.margin_meV_per_atom):.0f}{err} meV/atom"
+                f"{self.limit:.4f} eV/atom (id {self.limit_id}{at}): {self.verdict} by "
+                f"{abs(self.margin_meV_per_atom):.0f}{err} meV/atom"
                 f"{'' if self.significant else ' (within the uncertainty)'}")
 
 
-def stored_limit(db: Database, formula: str, engine: Potential) -> AmorphousLimitView:
-    """The latest finished amorphous limit of ``formula`` relaxed with ``engine`` (same name and version)."""
+def stored_limit(db: Database, formula: str, engine: Potential,
+                 temperature: float | None = None) -> AmorphousLimitView:
+    """The finished amorphous limit of ``formula`` relaxed with ``engine`` (same name and version) from MD at
+    ``temperature`` K (None: the coldest stored; limits of unknown temperature only when no other); the latest
+    created of several."""
     name = parse_formula(formula).reduced_formula
     limits = [v for v in db.amorphous_limits(name) if v.status == "done"]
     same = [v for v in limits if v.engine == engine.name and v.engine_version == engine.version]
@@ -383,16 +398,27 @@ def stored_limit(db: Database, formula: str, engine: Potential) -> AmorphousLimi
         raise InputError(f"no amorphous limit of {name} from {engine.name} {engine.version} in {db.safe_url}{other}: "
                          f"compute it with `amorphdb amorphous-limit {name}` (after `amorphdb run {name}`, or with "
                          "--trajectory FILE)")
-    return same[-1]
+    if temperature is not None:
+        at = [v for v in same if v.temperature is not None and abs(v.temperature - float(temperature)) < 1e-6]
+        if not at:
+            known = sorted({v.temperature for v in same if v.temperature is not None})
+            raise InputError(f"no amorphous limit of {name} from {engine.name} {engine.version} at {temperature:g} K"
+                             f" (there are: {', '.join(f'{t:g} K' for t in known) or 'only of unknown temperature'})")
+        same = at
+    elif any(v.temperature is not None for v in same):
+        coldest = min(v.temperature for v in same if v.temperature is not None)
+        same = [v for v in same if v.temperature == coldest]
+    return max(same, key=lambda v: (v.created_at, v.id))
 
 
 def synthesizability(crystal_files: Sequence[str | os.PathLike[str]], *, limit_from: str | None = None,
                      engine: str | Potential = "chgnet", fmax: float = 0.05, max_steps: int = MAX_STEPS,
-                     db: Database | str | os.PathLike[str] | None = None,
-                     device: str | None = None) -> list[Verdict]:
+                     db: Database | str | os.PathLike[str] | None = None, device: str | None = None,
+                     temperature: float | None = None) -> list[Verdict]:
     """Relax each crystal (any file ASE or pymatgen reads) with ``engine`` and compare its energy with the
     stored amorphous limit of its composition (``limit_from``: None or ``"db"``, each crystal's own; a formula,
-    that composition's, which must be the crystal's). The crystal's formation energy uses the limit's own
+    that composition's, which must be the crystal's), from MD at ``temperature`` K (None: the coldest stored,
+    the latest created of several at it; :func:`stored_limit`). The crystal's formation energy uses the limit's own
     elemental references, so the margin is the difference of the two energies per atom. Every file is read and
     every limit found before any relaxation (InputError); a crystal that does not converge raises
     ConvergenceError."""
@@ -409,7 +435,7 @@ def synthesizability(crystal_files: Sequence[str | os.PathLike[str]], *, limit_f
     limits = []
     for name in names:
         check_elements(eng, name)
-        limits.append(stored_limit(db, name, eng))
+        limits.append(stored_limit(db, name, eng, temperature))
     out = []
     for (path, atoms), limit in zip(crystals, limits):
         done = relax(atoms, eng, fmax, max_steps)
@@ -420,6 +446,6 @@ def synthesizability(crystal_files: Sequence[str | os.PathLike[str]], *, limit_f
         margin = 1000.0 * (e_form - limit.limit)
         err = None if limit.limit_err is None else 1000.0 * limit.limit_err
         out.append(Verdict(str(path), limit.formula, len(atoms), done.energy, e_form, done.n_steps, limit.id,
-                           limit.limit, limit.limit_err, margin, err, VERDICTS[margin > 0],
+                           limit.temperature, limit.limit, limit.limit_err, margin, err, VERDICTS[margin > 0],
                            err is None or abs(margin) > err, f"{eng.name} {eng.version}"))
     return out

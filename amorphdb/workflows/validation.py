@@ -11,7 +11,7 @@ Per composition (:class:`ValidationRecord`):
 - Ea ours − AIMD (eV), the AIMD Ea fitted over the same temperatures as ours (``Ea_ref``; the least-squares
   slope of ln D against 1/kT, exact for two), and over all its temperatures (``Ea_ref_all``, the package's
   Arrhenius rule): an Arrhenius plot that bends makes Ea depend on the window, so only the matched one is a
-  comparison.
+  comparison, and none is made (``Ea_note`` says why) when the reference lacks one of our temperatures.
 
 The reference is a directory in the published layout (``ml_features.csv``, ``rdf/DFT_RDF_<formula>.csv``,
 ``rdf/M3GNet_RDF_<formula>.csv``), by default the copy shipped with the package. Our side comes from the
@@ -118,14 +118,14 @@ class Reference:
 
     def activation_energy(self, formula: str, temperatures: Iterable[float] | None = None) -> float | None:
         """AIMD Ea of Li (eV). Over all its temperatures: the package's Arrhenius fit (three needed, no error
-        bars). Over ``temperatures`` (K; those the reference has): the least-squares slope of ln D against
+        bars). Over ``temperatures`` (K; all of them, or None): the least-squares slope of ln D against
         1/(kB T), which two temperatures determine exactly. None if too few. The factor on D leaves Ea unchanged."""
         d = self.diffusivity(formula)
         if temperatures is None:
             fit = fit_points(list(d), list(d.values())) if d else None
             return None if fit is None else float(fit.Ea)
-        t = sorted({float(x) for x in temperatures} & set(d))
-        if len(t) < 2:
+        t = sorted({float(x) for x in temperatures})
+        if len(t) < 2 or not set(t) <= set(d):  # another window would be another Ea
             return None
         slope = np.polyfit(1.0 / (KB_EV * np.array(t)), np.log([d[x] for x in t]), 1)[0]
         return float(-slope)
@@ -166,19 +166,23 @@ class OurResult:
 
 
 def stored_result(db: Database, formula: str, source: str,
-                  melt_temperature: float = PAPER_RDF_TEMPERATURE, fingerprint: str | None = None) -> OurResult:
+                  melt_temperature: float = PAPER_RDF_TEMPERATURE, fingerprint: str | None = None,
+                  temperatures: Iterable[float] | None = None) -> OurResult:
     """Our result for ``formula`` from the finished production runs of ``source`` stored in ``db``: of the
     protocol settings ``fingerprint`` (None: those of the latest run), the last run per temperature
-    (:func:`~amorphdb.database.api.latest_per_temperature`). D only where Li is diffusive (a flagged D is an upper
-    bound); RDFs from the run at ``melt_temperature`` (K); Ea by the package's Arrhenius rule over the other
+    (:func:`~amorphdb.database.api.latest_per_temperature`), at ``melt_temperature`` (K) and ``temperatures``
+    (None: every stored one; ``()``: the melt only). D only where Li is diffusive (a flagged D is an upper
+    bound); RDFs from the run at ``melt_temperature``; Ea by the package's Arrhenius rule over the other
     temperatures."""
     name = _reduced(formula)
     try:
         runs = db.show(name).runs
     except InputError:
         runs = []
+    wanted = None if temperatures is None else {_t_key(t) for t in (melt_temperature, *temperatures)}
     last = {r.temperature: r for r in latest_per_temperature(
-        (r for r in runs if r.source == source and r.stage == "production" and r.status == "done"), fingerprint)}
+        (r for r in runs if r.source == source and r.stage == "production" and r.status == "done"
+         and (wanted is None or _t_key(r.temperature) in wanted)), fingerprint)}
     density = {float(t): float(r.density) for t, r in sorted(last.items())
                if r.density is not None and math.isfinite(r.density)}
     d = {float(t): r.diffusivity[SPECIES][-1] for t, r in sorted(last.items()) if r.diffusivity.get(SPECIES)}
@@ -204,7 +208,7 @@ def _finite(value: Any) -> float | None:
 class ValidationRecord:
     """One composition compared with the reference. R² are pooled over pairs and bins; ratios are ours /
     AIMD per temperature (K); ``Ea_diff`` = ours − AIMD (eV). None where either side lacks the quantity;
-    ``error``: why our runs failed, if they did."""
+    ``error``: why our runs failed, if they did; ``Ea_note``: why there is an ``Ea`` but no ``Ea_diff``."""
 
     formula: str
     source: str
@@ -224,6 +228,7 @@ class ValidationRecord:
     D_err: dict[float, float] = field(default_factory=dict)  # ours, cm²/s
     Ea_err: float | None = None  # ours, eV
     Ea_ref_all: float | None = None  # AIMD over all its temperatures
+    Ea_note: str | None = None  # e.g. "the reference lacks 1000 K"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-temperature dicts keyed by the temperature as text (``"1000"``)."""
@@ -241,13 +246,19 @@ def compare(ours: OurResult, reference: Reference) -> ValidationRecord:
     def ratios(mine: Mapping[float, float], theirs: Mapping[float, float]) -> dict[float, float]:
         return {t: mine[t] / theirs[t] for t in sorted(mine) if t in theirs and theirs[t] > 0}
 
-    ea_ref = reference.activation_energy(ours.formula, ours.Ea_temperatures) if ours.Ea is not None else None
     rho_ref, d_ref = reference.density(ours.formula), reference.diffusivity(ours.formula)
+    ea_ref = reference.activation_energy(ours.formula, ours.Ea_temperatures) if ours.Ea is not None else None
+    note = None
+    if ours.Ea is not None and ea_ref is None:  # the AIMD Ea over another window would be no comparison
+        lacking = [_t_key(t) for t in sorted(ours.Ea_temperatures) if float(t) not in d_ref]
+        note = (f"the reference lacks {', '.join(lacking)} K" if lacking
+                else f"too few temperatures for an AIMD Ea ({len(set(ours.Ea_temperatures))})")
     return ValidationRecord(
         ours.formula, ours.source, r2(dft, ours.rdf), r2(m3g, ours.rdf), r2(dft, m3g),
         ratios(ours.density, rho_ref), ratios(ours.D, d_ref), dict(ours.density), rho_ref, dict(ours.D), d_ref,
         ours.Ea, ea_ref, None if ours.Ea is None or ea_ref is None else ours.Ea - ea_ref,
-        D_err=dict(ours.D_err), Ea_err=ours.Ea_err, Ea_ref_all=reference.activation_energy(ours.formula))
+        D_err=dict(ours.D_err), Ea_err=ours.Ea_err, Ea_ref_all=reference.activation_energy(ours.formula),
+        Ea_note=note)
 
 
 def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,
@@ -265,8 +276,9 @@ def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,
     :func:`amorphdb.run`; the compositions run in parallel as the campaign ``validate-mlip-<engine>`` of
     :func:`amorphdb.workflows.campaign.run_campaign` on ``workers`` processes (default: the free cores), so a
     rerun after a kill goes on where it stopped. ``melt_only`` runs 5000 K only (RDFs, no D or Ea); ``stored``
-    runs nothing and compares the production runs of source ``mlip-<engine>`` already in ``db``. A composition
-    whose MD fails gets a record with ``error`` set; the others go on. Every formula is checked against the
+    runs nothing and compares the production runs of source ``mlip-<engine>`` already in ``db``. Only runs at the
+    melt temperature and at ``temperatures`` (the preset's when not given; none with ``melt_only``) count. A
+    composition whose MD fails gets a record with ``error`` set; the others go on. Every formula is checked against the
     reference first.
     """
     ref = reference if isinstance(reference, Reference) else load_reference(reference)
@@ -291,7 +303,8 @@ def validate(formulas: Sequence[str] = (), *, from_paper: int | None = None,
                 failed.setdefault(outcome.formula, f"{outcome.task}: {outcome.message}")
     records = []
     for name in names:  # a failed task keeps what its other tasks stored, with the error beside it
-        record = compare(stored_result(db, name, source, settings.melt_temperature, fingerprint), ref)
+        ours = stored_result(db, name, source, settings.melt_temperature, fingerprint, settings.temperatures)
+        record = compare(ours, ref)
         record.error = failed.get(name)
         records.append(record)
     _store_reference(db, ref, names)

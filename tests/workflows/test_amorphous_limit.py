@@ -244,3 +244,117 @@ def test_a_version_2_database_gets_the_new_tables(tmp_path):
     assert {"relaxations", "amorphous_limits", "element_references"} <= set(inspect(engine).get_table_names())
     engine.dispose()
     assert migrated.show("Li2O").amorphous_limits == []
+
+
+# -- EMT (no CHGNet): Cu3Au, 8 atoms -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def emt():
+    from amorphdb.engines import load_engine
+
+    return load_engine("ase.calculators.emt:EMT")
+
+
+def _cu3au_frames(path, amplitude: float = 0.15, n: int = 5):
+    """``n`` rattled (``amplitude`` Å) 8-atom Cu3Au frames 0.01 ps apart, written to ``path``."""
+    from ase.build import bulk
+    from ase.io import Trajectory
+
+    base = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 1, 1))
+    symbols = base.get_chemical_symbols()
+    symbols[0] = symbols[3] = "Au"
+    base.set_chemical_symbols(symbols)
+    with Trajectory(path, "w") as traj:
+        for k in range(n):
+            atoms = base.copy()
+            atoms.rattle(amplitude, seed=k)
+            atoms.info["time_ps"] = 0.01 * k
+            traj.write(atoms)
+    return path
+
+
+def _l12(path):
+    """Ordered L1_2 Cu3Au written to ``path``."""
+    return _write(path, crystal(["Au", "Cu"], [(0, 0, 0), (0, 0.5, 0.5)], spacegroup=221,
+                                cellpar=[3.75] * 3 + [90] * 3))
+
+
+def test_verdict_is_against_the_coldest_limit_or_the_one_asked_for(tmp_path, emt, capsys):
+    db = Database(tmp_path / "db.sqlite")
+    kw = dict(snapshots=2, spacing_ps=0.01, engine=emt, fmax=0.01, max_steps=2000, db=db, progress=False)
+    cold = _cu3au_frames(tmp_path / "cold.traj", 0.05, 3)
+    amorphous_limit("Cu3Au", trajectory=cold, temperature=1000, **kw)
+    hot = amorphous_limit("Cu3Au", trajectory=_cu3au_frames(tmp_path / "hot.traj", 0.4, 3), temperature=5000, **kw)
+    cold = amorphous_limit("Cu3Au", trajectory=cold, temperature=1000, **kw)  # recomputed last, keeps its old id
+    assert cold.id < hot.id and len(db.amorphous_limits()) == 2
+    crystal_file = _l12(tmp_path / "l12.cif")
+    [v] = synthesizability([crystal_file], engine=emt, db=db, fmax=0.01)
+    assert (v.limit_id, v.limit_temperature, v.limit) == (cold.id, 1000.0, cold.limit)
+    assert f"(id {cold.id}, 1000 K)" in v.text()
+    [v] = synthesizability([crystal_file], engine=emt, db=db, fmax=0.01, temperature=5000)
+    assert (v.limit_id, v.limit) == (hot.id, hot.limit) and f"(id {hot.id}, 5000 K)" in v.text()
+    with pytest.raises(InputError, match=r"no amorphous limit of Cu3Au from emt .* at 2000 K \(there are: 1000 K, "
+                                         r"5000 K\)"):
+        synthesizability([crystal_file], engine=emt, db=db, temperature=2000)
+    assert main(["synthesizability", str(crystal_file), "--temperature", "5000", "--json", "--fmax", "0.01",
+                 "--engine", "ase.calculators.emt:EMT", "--db", str(tmp_path / "db.sqlite")]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert (record["limit_id"], record["limit_temperature"]) == (hot.id, 5000.0)
+
+
+def test_a_rerun_shows_no_stale_numbers_and_other_frames_are_another_limit(tmp_path, emt, monkeypatch):
+    db = Database(tmp_path / "db.sqlite")
+    path = _cu3au_frames(tmp_path / "t.traj")
+    kw = dict(snapshots=2, spacing_ps=0.01, engine=emt, fmax=0.01, db=db, trajectory=path, progress=False)
+    done = amorphous_limit("Cu3Au", max_steps=2000, **kw)
+    assert done.status == "done" and [r.frame for r in done.relaxations] == [3, 4]
+    # other frames (every second one): another limit; the first is left as it was
+    with pytest.raises(ConvergenceError):
+        amorphous_limit("Cu3Au", max_steps=3, frame_dt_ps=0.005, **kw)
+    first, other = db.amorphous_limits("Cu3Au")
+    assert first == done and other.key != done.key
+    assert other.status == "failed" and [r.frame for r in other.relaxations] == [2, 4]
+    assert (other.limit, other.limit_err, other.mean, other.std) == (None, None, None, None)
+    # numbers left on a failed record (by an older version) are cleared by the next failed rerun
+    db.add_amorphous_limit("Cu3Au", source=other.source, key=other.key, limit=-1.0, limit_err=0.1, mean=-0.5, std=0.2)
+    with pytest.raises(ConvergenceError):
+        amorphous_limit("Cu3Au", max_steps=3, frame_dt_ps=0.005, **kw)
+    assert db.amorphous_limits("Cu3Au")[1].limit is None and db.amorphous_limits("Cu3Au")[1].std is None
+    # a rerun of the done limit killed midway is `running`, without the old numbers
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "add_relaxation", killed)
+    with pytest.raises(KeyboardInterrupt):
+        amorphous_limit("Cu3Au", max_steps=2000, **kw)
+    running = db.amorphous_limits("Cu3Au")[0]
+    assert running.id == done.id and running.status == "running"
+    assert (running.limit, running.limit_err, running.mean, running.std) == (None, None, None, None)
+
+
+def test_a_failed_limit_resumes_with_more_steps(tmp_path, emt, monkeypatch):
+    import amorphdb.workflows.amorphous_limit as workflow
+
+    db = Database(tmp_path / "db.sqlite")
+    kw = dict(snapshots=3, spacing_ps=0.01, engine=emt, fmax=0.01, db=db, trajectory=_cu3au_frames(tmp_path / "t.traj"),
+              progress=False)
+    with pytest.raises(ConvergenceError, match="raise --max-steps"):
+        amorphous_limit("Cu3Au", max_steps=60, **kw)  # 58, 67 and 73 steps needed
+    [failed] = db.amorphous_limits("Cu3Au")
+    converged = {r.label: r for r in failed.relaxations if r.status == "done"}
+    assert failed.status == "failed" and converged and len(converged) < 3
+    relaxed = []
+    real_relax = workflow.relax
+    monkeypatch.setattr(workflow, "relax", lambda atoms, *a, **k: relaxed.append(atoms) or real_relax(atoms, *a, **k))
+    limit = amorphous_limit("Cu3Au", max_steps=2000, **kw)
+    assert len(relaxed) == 3 - len(converged)  # only the failed snapshots were relaxed again
+    assert [v.id for v in db.amorphous_limits()] == [failed.id] == [limit.id]
+    assert limit.status == "done" and limit.message is None and limit.max_steps == 2000
+    assert [r.label for r in limit.relaxations] == ["snapshot-01", "snapshot-02", "snapshot-03"]
+    assert all(r.status == "done" and r.fmax <= 0.01 for r in limit.relaxations)
+    for r in limit.relaxations:
+        if r.label in converged:
+            assert (r.n_steps, r.energy, r.frame) == (converged[r.label].n_steps, converged[r.label].energy, r.frame)
+    energies = [r.formation_energy for r in limit.relaxations]
+    assert limit.limit == min(energies) and limit.mean == pytest.approx(np.mean(energies))
+    assert set(db.relaxed_structures(limit.id)) == {"snapshot-01", "snapshot-02", "snapshot-03"}

@@ -101,7 +101,8 @@ def test_compare_gives_the_known_answers(lif):
 
 def test_aimd_ea_is_taken_over_our_temperatures(tmp_path):
     # a bent Arrhenius plot: the AIMD Ea over 2000-2500 K differs from the fit over all four temperatures, and
-    # our Ea over 2000-2500 K is compared with the former (two temperatures fix the slope exactly)
+    # our Ea over 2000-2500 K is compared with the former (two temperatures fix the slope exactly); a window the
+    # reference does not cover entirely gives no comparison rather than the Ea of a narrower one
     root = write_reference(tmp_path / "ref", "LiF", lif_rdf())
     table = pd.read_csv(root / "ml_features.csv")
     table["diff_coeff_mul_thousand"] *= np.where(table["temperature"] >= 2000, 1.0, 0.5)
@@ -110,7 +111,8 @@ def test_aimd_ea_is_taken_over_our_temperatures(tmp_path):
     d = ref.diffusivity("LiF")
     kt = {t: KB_EV * t for t in (2000.0, 2500.0)}
     exact = -np.log(d[2500.0] / d[2000.0]) / (1 / kt[2500.0] - 1 / kt[2000.0])
-    assert ref.activation_energy("LiF", [2000.0, 2500.0, 5000.0]) == pytest.approx(exact)
+    assert ref.activation_energy("LiF", [2000.0, 2500.0]) == pytest.approx(exact)
+    assert ref.activation_energy("LiF", [2000.0, 2500.0, 5000.0]) is None
     assert ref.activation_energy("LiF", [2500.0]) is None
     ours = OurResult("LiF", "mlip-chgnet", None, {}, {2000.0: d[2000.0], 2500.0: d[2500.0]}, exact + 0.1,
                      {2000.0: 0.1 * d[2000.0]}, 0.05, (2000.0, 2500.0))
@@ -120,6 +122,24 @@ def test_aimd_ea_is_taken_over_our_temperatures(tmp_path):
     md = validation_markdown([rec.to_dict()])
     assert "2000: 1.00 ± 0.10, 2500: 1.00" in md and "+0.100 ± 0.050" in md
     assert "Within 1σ / 2σ of our error bar of 1: 1 / 1 of 1." in md
+    assert rec.Ea_note is None
+
+
+def test_no_ea_difference_when_the_reference_lacks_one_of_our_temperatures(tmp_path):
+    # ours over 2000-3000 K, the reference up to 2500 K: its Ea over 2000-2500 K would be another window
+    ref = load_reference(write_reference(tmp_path / "ref", "LiF", lif_rdf()))
+    d = {t: 2 * d_ref(t) for t in (2000.0, 2500.0, 3000.0)}
+    rec = compare(OurResult("LiF", "mlip-emt", None, {}, d, EA_REF, Ea_temperatures=tuple(d)), ref)
+    assert rec.Ea == EA_REF and rec.Ea_ref is None and rec.Ea_diff is None
+    assert rec.Ea_note == "the reference lacks 3000 K" and rec.to_dict()["Ea_note"] == rec.Ea_note
+    assert rec.Ea_ref_all == pytest.approx(EA_REF, abs=1e-9)  # shown beside, not compared
+    assert rec.D_ratio == pytest.approx({2000.0: 2.0, 2500.0: 2.0})
+    assert "| – (the reference lacks 3000 K) |" in validation_markdown([rec.to_dict()])
+    assert summarise([rec.to_dict()])["Ea_diff"]["n"] == 0
+    # all of ours in the reference: compared, no note
+    d.pop(3000.0)
+    rec = compare(OurResult("LiF", "mlip-emt", None, {}, d, EA_REF, Ea_temperatures=tuple(d)), ref)
+    assert rec.Ea_diff == pytest.approx(0.0, abs=1e-9) and rec.Ea_note is None
 
 
 def test_summary_counts_fractions_and_spreads():
@@ -138,7 +158,21 @@ def test_summary_counts_fractions_and_spreads():
     assert "80 % / 60 % / 40 %" in text and "Compositions: 5 (1 failed)." in text
 
 
-def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, db, tmp_path):
+def test_r2_fractions_say_how_many_attempted_melts_finished():
+    # 3 melts finished, 7 failed before an RDF, 1 without a DFT RDF to compare (not attempted for R²)
+    records = ([{"formula": f"X{i}", "rdf_r2": 0.97, "m3gnet_rdf_r2": 0.9} for i in range(3)]
+               + [{"formula": f"Y{i}", "rdf_r2": None, "m3gnet_rdf_r2": 0.99, "error": "melt: MD blew up"}
+                  for i in range(7)]
+               + [{"formula": "Z", "rdf_r2": None, "D_ratio": {"1000": 1.0}}])
+    s = summarise(records)
+    assert s["rdf_r2"]["ours"]["n"] == 3 and s["rdf_r2"]["ours"]["attempted"] == 10
+    assert s["rdf_r2"]["ours"]["above"] == {"0.85": 1.0, "0.9": 1.0, "0.95": 1.0}  # over the finished ones
+    text = validation_markdown(records, s)
+    assert "above 0.85 / 0.9 / 0.95: 100 % / 100 % / 100 % (3 of 10 attempted finished)." in text
+    assert "(3 of 3 attempted finished)" in validation_markdown(records[:3])
+
+
+def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, db, tmp_path, capsys):
     rdf, m3gnet, root = lif
     ours = ours_lif(rdf)
     paper, quick = PRESETS["paper"].fingerprint(), PRESETS["quick"].fingerprint()
@@ -184,13 +218,41 @@ def test_stored_runs_are_compared_without_md_and_shown_to_the_web_explorer(lif, 
 
     # the same through the command line, with the files of --out
     out = tmp_path / "out"
+    capsys.readouterr()
     code = main(["validate", "LiF", "--reference", str(root), "--stored", "--json", "--db", str(db.url),
                  "--out", str(out)])
     assert code == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)[0]["D_ratio"] == {"1000": pytest.approx(2.0), "1500": pytest.approx(2.0)}
+    assert f"wrote {out / 'validation.md'}" in printed.err  # not after the JSON on stdout
     for name in ("validation.md", "validation.json", "rdf_r2.png", "parity.png"):
         assert (out / name).stat().st_size > 100
     saved = json.loads((out / "validation.json").read_text())
     assert saved["records"][0]["D_ratio"] == {"1000": pytest.approx(2.0), "1500": pytest.approx(2.0)}
+
+
+def test_stored_runs_at_other_temperatures_are_left_out(lif, db):
+    rdf, _, root = lif
+    fp = PRESETS["paper"].fingerprint()  # the same with any temperature list
+    for t, factor in ((5000.0, 1.0), (1000.0, 5.0), (1500.0, 2.0), (2000.0, 2.0), (2500.0, 2.0), (3000.0, 9.0)):
+        run_id = db.add_run("LiF", source="mlip-emt", temperature=t, stage="production", status="done",
+                            key=f"{fp}/T{t:g}/production/0", density=2.0)
+        if t == 5000.0:
+            db.add_rdf(run_id, rdf)
+        else:
+            db.add_diffusivity(run_id, "Li", factor * d_ref(t), 0.05 * factor * d_ref(t), method="msd",
+                               diffusive=True)
+    kw = dict(reference=root, stored=True, db=db, engine=EMT_SPEC)
+    [rec] = validate(["LiF"], temperatures=[2000.0, 2500.0], **kw)
+    assert set(rec.D) == set(rec.D_ratio) == {2000.0, 2500.0} and set(rec.density) == {2000.0, 2500.0, 5000.0}
+    assert rec.D_ratio == pytest.approx({2000.0: 2.0, 2500.0: 2.0})
+    assert rec.Ea == pytest.approx(EA_REF) and rec.Ea_diff == pytest.approx(0.0, abs=1e-6)  # not bent by 1000 K
+    assert rec.rdf_r2 == pytest.approx(1.0)
+    [rec] = validate(["LiF"], melt_only=True, **kw)  # the melt only: RDFs, no D or Ea
+    assert rec.rdf_r2 == pytest.approx(1.0) and set(rec.density) == {5000.0}
+    assert rec.D == rec.D_ratio == {} and rec.Ea is None and rec.Ea_diff is None
+    [rec] = validate(["LiF"], **kw)  # the preset's four, not 3000 K
+    assert set(rec.D) == set(TEMPS) and rec.D_ratio[1000.0] == pytest.approx(5.0)
 
 
 def test_write_validation_copes_with_records_without_d(tmp_path):
