@@ -14,9 +14,15 @@ Two tests of a check run (``--convergence``):
   the errors are right; ``tests/protocol/test_convergence.py`` measures it on AR(1) series and its power
   on drifting ones (numbers in docs/protocol.md).
 
+A check run too correlated for its length (SE unknown: fewer than ~20 correlation times) cannot be judged
+statistically. A stop rule never ends such a run early, so it has run its full length: its pressure is judged
+as the reference does, |P| below the tolerance, and the verdict says so.
+
 Adaptive lengths: :func:`pressure_error_rule` is a stop rule for :func:`amorphdb.md.runner.run_nvt` that ends
-an EOS or check run once SE(P) of its second half is below ``pressure_error_fraction`` × the tolerance (not
-before ``min_volume_steps``). Pressures in kbar, energies in eV/atom.
+an EOS run once SE(P) of its second half is below ``eos_error_fraction`` (default ``pressure_error_fraction``) ×
+the tolerance, and a check run once it is below ``pressure_error_fraction`` × the tolerance or once its pressure
+surely fails, |P| − z·SE(P) above the tolerance (not before ``min_volume_steps``). Pressures in kbar, energies in
+eV/atom.
 """
 
 from __future__ import annotations
@@ -34,14 +40,12 @@ from .settings import ProtocolSettings
 @dataclass(frozen=True)
 class CheckVerdict:
     """Whether a check run's pressure and energy drift pass, each with its numbers (``|P| = 3.1 kbar``,
-    ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one).
-    ``pressure_judged``: False when the statistical test could not judge |P| (its standard error is unknown)."""
+    ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one)."""
 
     pressure_ok: bool
     energy_ok: bool
     pressure_text: str
     energy_text: str
-    pressure_judged: bool = True
 
     @property
     def converged(self) -> bool:
@@ -65,14 +69,16 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     e_err = math.hypot(_finite(result.energy_err), _finite(result.energy_first_half_err))
     sigmas = abs(difference) / e_err if 0 < e_err < math.inf else math.inf  # an unknown error proves nothing
     unknown = "error unknown: the run is shorter than ~20 correlation times"
+    if math.isfinite(p_err):
+        p_ok, p_text = bound < s.pressure_tolerance, (f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below "
+                                                       f"{bound:.1f} kbar at confidence {s.pressure_confidence:g})")
+    else:  # a stop rule ends a check only on a known error: this one ran its full length; judged as the reference does
+        p_ok = abs(pressure) < s.pressure_tolerance
+        p_text = f"|P| = {abs(pressure):.1f} kbar ({unknown}; the paper's test: below {s.pressure_tolerance:g})"
     return CheckVerdict(
-        bound < s.pressure_tolerance, sigmas <= s.energy_sigmas or drift < s.energy_tolerance,
-        f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar "
-        f"(below {bound:.1f} kbar at confidence {s.pressure_confidence:g})"
-        if math.isfinite(p_err) else f"|P| = {abs(pressure):.1f} kbar ({unknown})",
+        p_ok, sigmas <= s.energy_sigmas or drift < s.energy_tolerance, p_text,
         f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
-        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})",
-        math.isfinite(p_err))
+        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})")
 
 
 def _finite(error: float | None) -> float:
@@ -80,21 +86,29 @@ def _finite(error: float | None) -> float:
     return math.inf if error is None or math.isnan(error) else error
 
 
-def pressure_error_rule(settings: ProtocolSettings) -> StopRule | None:
-    """The stop rule of EOS and check runs: SE of the mean pressure over the second half below
-    ``pressure_error_fraction`` × ``pressure_tolerance``, after at least ``min_volume_steps`` steps;
-    None when the lengths are fixed."""
-    if settings.pressure_error_fraction is None:
+def pressure_error_rule(settings: ProtocolSettings, stage: str = "check") -> StopRule | None:
+    """The stop rule of an EOS (``stage="volume"``) or check run: SE of the mean pressure over the second half
+    below its fraction (``eos_error_fraction`` for EOS runs, else ``pressure_error_fraction``) × the tolerance;
+    a check also stops once |P| − z·SE(P) is above the tolerance (the rescale is certain). Not before
+    ``min_volume_steps``; None when the lengths are fixed."""
+    s = settings
+    fraction = (s.eos_error_fraction if stage == "volume" and s.eos_error_fraction is not None
+                else s.pressure_error_fraction)
+    if fraction is None:
         return None
-    target = settings.pressure_error_fraction * settings.pressure_tolerance
-    name, min_steps = f"pressure_{settings.pressure_convention}", settings.min_volume_steps
+    target = fraction * s.pressure_tolerance
+    z = NormalDist().inv_cdf(s.pressure_confidence)
+    name, min_steps = f"pressure_{s.pressure_convention}", s.min_volume_steps
 
     def rule(run: RunSnapshot) -> StopDecision:
         series = run.second_half(name)
-        error = mean_error(series)
+        error, mean = mean_error(series), float(series.mean())
+        if stage == "check" and abs(mean) - z * error > s.pressure_tolerance:
+            return StopDecision(run.step >= min_steps, True,
+                                f"|P| = {abs(mean):.1f} ± {error:.2f} kbar, above {s.pressure_tolerance:g} kbar "
+                                f"at confidence {s.pressure_confidence:g}")
         ok = error < target
         return StopDecision(ok and run.step >= min_steps, ok,
-                            f"SE(P) = {error:.2f} kbar {'<' if ok else '>='} {target:.2f} kbar "
-                            f"(P = {series.mean():.1f} kbar)")
+                            f"SE(P) = {error:.2f} kbar {'<' if ok else '>='} {target:.2f} kbar (P = {mean:.1f} kbar)")
 
     return rule

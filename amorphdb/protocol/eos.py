@@ -1,10 +1,12 @@
-"""The equation of state of the volume search: third-order Birch–Murnaghan P(V) and the zero-pressure volume."""
+"""The equation of state of the volume search: third-order Birch–Murnaghan P(V), the zero-pressure volume and
+bulk modulus, and the rescale of a check run's volume (the reference's β step, or a secant step)."""
 
 from __future__ import annotations
 
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
@@ -18,12 +20,22 @@ def birch_murnaghan_pressure(volume: np.ndarray, v0: float, b0: float, b0_prime:
     return 1.5 * b0 * (eta**7 - eta**5) * (1.0 + 0.75 * (b0_prime - 4.0) * (eta**2 - 1.0))
 
 
-def fit_zero_pressure_volume(volumes: Sequence[float], pressures: Sequence[float]) -> tuple[float, str]:
-    """Volume (Å³) where P(V) = 0 from a Birch–Murnaghan fit, else a linear one; and which fit was used.
+@dataclass(frozen=True)
+class ZeroPressure:
+    """Where a P(V) fit crosses zero: the volume (Å³), the bulk modulus there (−V dP/dV, in the pressures'
+    unit, kbar in the protocol) and the fit that gave them (``birch-murnaghan`` or ``linear``)."""
+
+    volume: float
+    bulk_modulus: float
+    method: str
+
+
+def fit_zero_pressure_volume(volumes: Sequence[float], pressures: Sequence[float]) -> ZeroPressure:
+    """The zero of P(V) from a Birch–Murnaghan fit, else a linear one.
 
     Pressures in kbar. The BM fit starts from V0 = mean V, B0 from a quadratic fit and B0' = 4; it is kept when
     it converges with B0 > 0 and V0 within [0.5 min V, 2 max V]. The linear fit must have a negative slope
-    (else :class:`ConvergenceError`). The result is kept within [0.5 min V, 2 max V].
+    (else :class:`ConvergenceError`). The volume is kept within [0.5 min V, 2 max V].
     """
     v = np.asarray(volumes, dtype=float)
     p = np.asarray(pressures, dtype=float)
@@ -37,11 +49,33 @@ def fit_zero_pressure_volume(volumes: Sequence[float], pressures: Sequence[float
                 warnings.simplefilter("ignore", OptimizeWarning)
                 (v0, b0_fit, _), _ = curve_fit(birch_murnaghan_pressure, v, p, p0=[vm, b0, 4.0], maxfev=20000)
             if math.isfinite(v0) and b0_fit > 0 and lo < v0 < hi:
-                return float(v0), "birch-murnaghan"
+                return ZeroPressure(float(v0), float(b0_fit), "birch-murnaghan")
         except (RuntimeError, ValueError):
             pass
     slope, intercept = np.polyfit(v, p, 1)
     if not slope < 0:
         raise ConvergenceError(f"pressure does not fall with volume (slope {slope:.3g} kbar/Å3): "
                                "no zero-pressure volume")
-    return float(np.clip(-intercept / slope, lo, hi)), "linear"
+    v0 = float(np.clip(-intercept / slope, lo, hi))
+    return ZeroPressure(v0, float(-slope * v0), "linear")
+
+
+def secant_bulk_modulus(volumes: tuple[float, float], pressures: tuple[float, float],
+                        errors: tuple[float, float], sigmas: float = 2.0) -> float | None:
+    """The bulk modulus −ΔP/Δln V (kbar) of two runs at different volumes (Å³; pressures and their standard
+    errors in kbar), or None when it cannot be trusted: P does not fall with V, or the pressure difference is
+    within ``sigmas`` of its standard error (a secant through noise would send the next volume anywhere)."""
+    dlnv = math.log(volumes[1] / volumes[0])
+    dp = pressures[1] - pressures[0]
+    noise = math.hypot(*errors)
+    if abs(dlnv) < 1e-9 or not math.isfinite(noise) or abs(dp) <= sigmas * noise or -dp / dlnv <= 0:
+        return None
+    return -dp / dlnv
+
+
+def rescaled_volume(volume: float, pressure: float, bulk_modulus: float, max_log_step: float = 0.15) -> float:
+    """The volume (Å³) where P would vanish if P(V) fell with the bulk modulus ``bulk_modulus`` (kbar):
+    V exp(P/B), the step |ln(V'/V)| at most ``max_log_step``. The reference's rescale V exp(βP) is this step
+    with B = 1/β (β = 5×10⁻⁷ bar⁻¹: B = 2000 kbar, so it moves 1/13 of the way for a liquid with B ~ 150 kbar)."""
+    step = pressure / bulk_modulus
+    return volume * math.exp(max(-max_log_step, min(max_log_step, step)))

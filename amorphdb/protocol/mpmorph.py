@@ -1,12 +1,12 @@
 """The MPMorph volume search and the melt-quench sequence of MD runs, each run recorded in a :class:`RunLedger`.
 
 At each temperature: NVT runs at ``scales`` × the volume, a Birch–Murnaghan fit of P(V) (:mod:`.eos`), a check
-run at the zero-pressure volume, then V → V·exp(β·P) until |P| and the energy drift pass the check
-(:func:`equilibrate`; the paper's test or the statistical one, :mod:`.convergence`), then the production run.
-EOS and check runs may stop when their mean pressure is known, production when D is
+run at the zero-pressure volume, then V → V·exp(β·P) (or a secant step) until |P| and the energy drift pass the
+check (:func:`equilibrate`; the paper's test or the statistical one, :mod:`.convergence`), then the production
+run. EOS and check runs may stop when their mean pressure is known, production when D is
 (:func:`.convergence.pressure_error_rule`, :attr:`RunContext.production_stop`). The melt comes first; each quench
-temperature starts from the
-last melt frame with fresh velocities (:func:`melt`, :func:`quench`; each is one :func:`anneal`).
+temperature starts from the last melt frame with fresh velocities (:func:`melt`, :func:`quench`; each is one
+:func:`anneal`), with or without EOS runs of its own (``quench_eos``).
 
 Every MD run has a key that encodes the settings, temperature, stage and iteration, and a set of files in the
 work directory (:mod:`amorphdb.md`). A run whose ledger row is ``done`` and whose result file has the matching
@@ -36,7 +36,7 @@ from ..md.files import MDResult, atomic_write, load_result
 from ..md.runner import StopRule, run_nvt
 from ..structure import pack
 from .convergence import judge_check, pressure_error_rule
-from .eos import fit_zero_pressure_volume
+from .eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus
 from .results import TemperatureResult
 from .settings import ProtocolSettings
 
@@ -169,53 +169,46 @@ def _nearest(runs: list[MDResult], volume: float) -> MDResult:
     return min(runs, key=lambda r: abs(math.log(r.volume / volume)))
 
 
-def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
-                start_temperature: float | None = None) -> tuple[MDResult, int, int]:
-    """Volume search and check runs at ``temperature`` from ``start``: (last check run, rescales, energy reruns).
+@dataclass(frozen=True)
+class VolumeSearch:
+    """Where a volume search ended: its last check run, the rescales and energy-only reruns it took, and the
+    bulk modulus (kbar) it last used: the EOS fit's, or the secant of its last two checks."""
+
+    check: MDResult
+    rescales: int
+    reruns: int
+    bulk_modulus: float | None
+
+
+def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_temperature: float | None = None,
+                bulk_modulus: float | None = None) -> VolumeSearch:
+    """Volume search and check runs at ``temperature`` (K) from ``start``.
 
     The EOS runs at ``scales`` × the start volume are fitted; while the zero-pressure volume lies outside the
     explored range, one more run is added beyond its edge (at most ``max_eos_extensions``). The first check
     starts from the last frame of the EOS run nearest to that volume, scaled to it. ``start_temperature``: the
-    temperature ``start`` comes from (the melt, for a quench).
+    temperature ``start`` comes from (the melt, for a quench). With ``quench_eos = "skip"`` and a quench (a
+    ``start_temperature`` and the melt's ``bulk_modulus``, kbar), there are no EOS runs: the first check runs at
+    the start volume. A failed pressure rescales V → V exp(βP), or with ``rescale = "secant"`` V → V exp(P/B):
+    B from the EOS fit (or the melt's), then from the last two checks when their pressures differ by more than
+    twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at most 15 % in ln V.
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
     pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
     s = ctx.settings
-    v_start = start.get_volume()
-    runs: list[MDResult] = []
-    run_ids: list[int] = []
-
-    def eos_run(origin: Atoms, volume: float, label: str, origin_temperature: float | None = None) -> None:
-        result, run_id = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label,
-                                start_temperature=origin_temperature, stop=pressure_error_rule(s))
-        runs.append(result)
-        run_ids.append(run_id)
-        log.info("T=%g K volume %s: V=%.1f Å3, P=%.1f kbar, E=%.4f eV/atom", temperature, label.strip("/"),
-                 result.volume, result.pressure(s.pressure_convention), result.energy)
-
-    for scale in s.scales:
-        eos_run(start, scale * v_start, f"/x{scale:g}", start_temperature)
-    step = max(b / a for a, b in zip(sorted(s.scales), sorted(s.scales)[1:]))  # widest gap between scales
-    for extension in range(s.max_eos_extensions + 1):
-        volumes, pressures = [r.volume for r in runs], [r.pressure(s.pressure_convention) for r in runs]
-        lo, hi = min(volumes), max(volumes)
-        if min(pressures) > 0 or max(pressures) < 0:  # zero pressure not bracketed: look beyond the edge
-            v0, how = (hi * step if min(pressures) > 0 else lo / step), "bracketing"
-        else:
-            try:
-                v0, how = fit_zero_pressure_volume(volumes, pressures)
-            except ConvergenceError as exc:
-                raise ctx.fail(run_ids[-1], ConvergenceError(f"T={temperature:g} K volume search: {exc}")) from None
-        if lo <= v0 <= hi or extension == s.max_eos_extensions:
-            break
-        target = min(max(v0, lo / step), hi * step)
-        eos_run(last_frame(_nearest(runs, target)), target, f"/ext{extension}")
-    v0 = min(max(v0, lo), hi)
-    log.info("T=%g K zero-pressure volume %.1f Å3 (%s fit)", temperature, v0, how)
-    atoms = _scaled(last_frame(_nearest(runs, v0)), v0)
+    skip_eos = s.quench_eos == "skip" and start_temperature is not None and bulk_modulus is not None
+    if skip_eos:
+        atoms, check_origin = start, start_temperature
+        log.info("T=%g K: no EOS runs; checks from the melt's volume %.1f Å3 (bulk modulus %.0f kbar)",
+                 temperature, start.get_volume(), bulk_modulus)
+    else:
+        (atoms, bulk_modulus), check_origin = _eos_search(ctx, start, temperature, start_temperature), None
     rescales = reruns = 0
+    previous: MDResult | None = None
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
-        check, check_id = ctx.md(atoms, temperature, "check", iteration, s.check_steps, stop=pressure_error_rule(s))
+        check, check_id = ctx.md(atoms, temperature, "check", iteration, s.check_steps,
+                                 start_temperature=check_origin if iteration == 0 else None,
+                                 stop=pressure_error_rule(s, "check"))
         pressure = check.pressure(s.pressure_convention)
         verdict = judge_check(check, s)
         p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
@@ -223,15 +216,15 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
         log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
                  check.volume, check.density, verdict.message,
                  f" (not converged: {', '.join(failed)})" if failed else "")
+        if s.rescale == "secant" and previous is not None:
+            secant = secant_bulk_modulus(
+                (previous.volume, check.volume), (previous.pressure(s.pressure_convention), pressure),
+                (_error(previous.pressure_err(s.pressure_convention)), _error(check.pressure_err(s.pressure_convention))))
+            bulk_modulus = secant if secant is not None else bulk_modulus
+        previous = check
         if verdict.converged:
-            return check, rescales, reruns
+            return VolumeSearch(check, rescales, reruns, bulk_modulus)
         atoms = last_frame(check)
-        if not verdict.pressure_judged:
-            # a rescale by the mean P would change little and meet the same unknown error again, to the cap
-            raise ctx.fail(check_id, ConvergenceError(
-                f"T={temperature:g} K check {iteration}: the statistical test cannot judge |P| = {abs(pressure):.1f} "
-                f"kbar: its error is unknown, the run is shorter than ~20 correlation times ({check.n_steps} steps); "
-                "raise --check-steps (and --min-volume-steps) or use --convergence paper"))
         if not p_ok:
             rescales += 1
             if rescales > s.max_rescales:
@@ -240,14 +233,66 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float,
                     + (f"above {s.pressure_tolerance:g} kbar" if s.convergence == "paper" else
                        f"not below {s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}")
                     + f" after {s.max_rescales} volume rescales (the cap, --max-rescales); no production run"))
-            atoms = _scaled(atoms, atoms.get_volume() * math.exp(s.rescale_beta * pressure * 1000.0))  # kbar → bar
+            if s.rescale == "secant" and bulk_modulus is not None:
+                volume = rescaled_volume(atoms.get_volume(), pressure, bulk_modulus)
+            else:  # the reference's step: B = 1/β (kbar → bar)
+                volume = rescaled_volume(atoms.get_volume(), pressure, 1e-3 / s.rescale_beta, math.inf)
+            atoms = _scaled(atoms, volume)
         else:
             reruns += 1
             if reruns > s.max_energy_reruns:
                 log.warning("T=%g K: %s, still not converged after %d reruns; going on to production (as the "
                             "reference does)", temperature, verdict.energy_text, s.max_energy_reruns)
-                return check, rescales, reruns - 1
+                return VolumeSearch(check, rescales, reruns - 1, bulk_modulus)
     raise AssertionError("unreachable: the loop returns or raises within its caps")
+
+
+def _error(error: float | None) -> float:
+    """A stored standard error (kbar), infinite when unknown."""
+    return math.inf if error is None or math.isnan(error) else error
+
+
+def _eos_search(ctx: RunContext, start: Atoms, temperature: float,
+                start_temperature: float | None) -> tuple[Atoms, float | None]:
+    """The EOS runs of :func:`equilibrate` and their fit: the first check's start (the last frame of the EOS run
+    nearest to the zero-pressure volume, scaled to it) and the fit's bulk modulus (kbar; None when the zero was
+    not bracketed)."""
+    s = ctx.settings
+    v_start = start.get_volume()
+    runs: list[MDResult] = []
+    run_ids: list[int] = []
+
+    def eos_run(origin: Atoms, volume: float, label: str, origin_temperature: float | None = None) -> None:
+        result, run_id = ctx.md(_scaled(origin, volume), temperature, "volume", 0, s.volume_steps, label=label,
+                                start_temperature=origin_temperature, stop=pressure_error_rule(s, "volume"))
+        runs.append(result)
+        run_ids.append(run_id)
+        log.info("T=%g K volume %s: V=%.1f Å3, P=%.1f kbar, E=%.4f eV/atom", temperature, label.strip("/"),
+                 result.volume, result.pressure(s.pressure_convention), result.energy)
+
+    for scale in s.scales:
+        eos_run(start, scale * v_start, f"/x{scale:g}", start_temperature)
+    step = max(b / a for a, b in zip(sorted(s.scales), sorted(s.scales)[1:]))  # widest gap between scales
+    bulk_modulus = None
+    for extension in range(s.max_eos_extensions + 1):
+        volumes, pressures = [r.volume for r in runs], [r.pressure(s.pressure_convention) for r in runs]
+        lo, hi = min(volumes), max(volumes)
+        if min(pressures) > 0 or max(pressures) < 0:  # zero pressure not bracketed: look beyond the edge
+            v0, how, bulk_modulus = (hi * step if min(pressures) > 0 else lo / step), "bracketing", None
+        else:
+            try:
+                fit = fit_zero_pressure_volume(volumes, pressures)
+            except ConvergenceError as exc:
+                raise ctx.fail(run_ids[-1], ConvergenceError(f"T={temperature:g} K volume search: {exc}")) from None
+            v0, how, bulk_modulus = fit.volume, fit.method, fit.bulk_modulus
+        if lo <= v0 <= hi or extension == s.max_eos_extensions:
+            break
+        target = min(max(v0, lo / step), hi * step)
+        eos_run(last_frame(_nearest(runs, target)), target, f"/ext{extension}")
+    v0 = min(max(v0, lo), hi)
+    log.info("T=%g K zero-pressure volume %.1f Å3 (%s fit%s)", temperature, v0, how,
+             "" if bulk_modulus is None else f", bulk modulus {bulk_modulus:.0f} kbar")
+    return _scaled(last_frame(_nearest(runs, v0)), v0), bulk_modulus
 
 
 def packed_start(composition: Composition, settings: ProtocolSettings, workdir: Path) -> Atoms:
@@ -263,19 +308,22 @@ def packed_start(composition: Composition, settings: ProtocolSettings, workdir: 
     return atoms
 
 
-def anneal(ctx: RunContext, origin: Atoms, temperature: float,
-           start_temperature: float | None = None) -> TemperatureResult:
+def anneal(ctx: RunContext, origin: Atoms, temperature: float, start_temperature: float | None = None,
+           bulk_modulus: float | None = None) -> TemperatureResult:
     """The volume search, check runs and production run at ``temperature`` (K) from ``origin``
-    (``start_temperature``: the temperature ``origin`` comes from, when not ``temperature``)."""
+    (``start_temperature``: the temperature ``origin`` comes from, when not ``temperature``; ``bulk_modulus``:
+    that of ``origin``'s search, kbar, for a quench without EOS runs)."""
     s = ctx.settings
-    check, rescales, reruns = equilibrate(ctx, origin, temperature, start_temperature)
+    search = equilibrate(ctx, origin, temperature, start_temperature, bulk_modulus)
+    check = search.check
     production, run_id = ctx.md(last_frame(check), temperature, "production", 0, s.production_steps,
                                 stop=ctx.production_stop() if s.target_d_error is not None and ctx.production_stop
                                 else None)
     log.info("T=%g K production: %.3f g/cm3, P=%.1f kbar, E=%.4f eV/atom, T=%.0f K", temperature,
              production.density, production.pressure(s.pressure_convention), production.energy,
              production.temperature_mean)
-    return TemperatureResult(temperature, production, run_id, rescales, reruns)
+    return TemperatureResult(temperature, production, run_id, search.rescales, search.reruns,
+                             bulk_modulus=search.bulk_modulus)
 
 
 def melt(ctx: RunContext, start: Atoms) -> TemperatureResult:
@@ -286,4 +334,5 @@ def melt(ctx: RunContext, start: Atoms) -> TemperatureResult:
 def quench(ctx: RunContext, melted: TemperatureResult, temperature: float) -> TemperatureResult:
     """One quench temperature (K): :func:`anneal` from the last frame of the melt's production run, with fresh
     velocities. The quenches of one melt are independent of each other (a campaign runs them in parallel)."""
-    return anneal(ctx, last_frame(melted.production), temperature, ctx.settings.melt_temperature)
+    return anneal(ctx, last_frame(melted.production), temperature, ctx.settings.melt_temperature,
+                  melted.bulk_modulus)

@@ -20,6 +20,8 @@ from ..errors import InputError
 
 PressureConvention = Literal["virial", "total"]
 Convergence = Literal["paper", "statistical"]
+Rescale = Literal["beta", "secant"]
+QuenchEOS = Literal["run", "skip"]
 
 #: Peak memory of one CHGNet energy + forces + stress call per atom (MiB; bcc Li 128 → 1024 atoms: 1.18 → 6.74 GiB
 #: peak RSS, measured on this project's 2-core machine) and the pairwise distance matrix of the packing check
@@ -103,7 +105,16 @@ class ProtocolSettings:
     pressure_error_fraction: float | None = _setting(
         None, "EOS and check runs stop once the standard error of their mean P is below this x the pressure "
         "tolerance (checked every checkpoint interval)", none="off", added=True)
+    eos_error_fraction: float | None = _setting(
+        None, "EOS runs stop once the standard error of their mean P is below this x the pressure tolerance: the "
+        "fit only seeds the checks, which judge |P| themselves", none="the pressure error fraction", added=True)
     min_volume_steps: int = _setting(400, "shortest adaptive EOS or check run", added=True)
+    rescale: Rescale = _setting(
+        "beta", "how a failed check rescales the volume: beta (V exp(beta P), the reference's) or secant "
+        "(V exp(P/B), B the bulk modulus of this temperature's EOS fit, then of the last two checks)", added=True)
+    quench_eos: QuenchEOS = _setting(
+        "run", "at the quench temperatures: run the EOS runs, or skip them and check from the melt's volume "
+        "(rescaled with the melt's bulk modulus first; needs --rescale secant)", added=True)
     target_d_error: float | None = _setting(
         None, "production stops once the relative error of D falls below this (checked every checkpoint "
         "interval)", none="off", added=True)
@@ -158,8 +169,15 @@ class ProtocolSettings:
              f"convergence must be {' or '.join(map(repr, get_args(Convergence)))}"),
             (positive(self.energy_sigmas) and 0.5 <= self.pressure_confidence < 1,
              "energy sigmas must be positive and the pressure confidence in [0.5, 1)"),
-            (all(v is None or positive(v) for v in (self.pressure_error_fraction, self.target_d_error)),
-             "the pressure error fraction and the target D error must be positive"),
+            (all(v is None or positive(v) for v in (self.pressure_error_fraction, self.eos_error_fraction,
+                                                     self.target_d_error)),
+             "the pressure and EOS error fractions and the target D error must be positive"),
+            (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
+            (self.quench_eos in get_args(QuenchEOS),
+             f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),
+            (self.quench_eos == "run" or self.rescale == "secant",
+             "quench_eos = skip needs rescale = secant: beta's steps (a bulk modulus of 200 GPa) would take many "
+             "checks to cover a quench's contraction"),
             (min(self.min_volume_steps, self.min_production_steps) >= 2, "minimum run lengths must be at least 2"),
             (self.fit_start_ps is None or 0 < self.fit_start_ps < 0.5 * self.production_steps * self.timestep / 1000,
              f"the D fit start must be positive and below half the production run "
@@ -200,11 +218,12 @@ PRESETS: dict[str, ProtocolSettings] = {
                                 energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
-# check tests, EOS and check runs until SE(P) < 0.3 x 5 kbar, production until sigma(D)/D < 10 % with the D fit
-# window from 0.5 ps (10 % of the shortest production), so that sigma(D) falls as the run goes on (docs/protocol.md)
+# check tests, checks until SE(P) < 0.3 x 5 kbar or |P| is surely above 5, EOS runs (melt only) until
+# SE(P) < 0.6 x 5 kbar, secant rescales, production until sigma(D)/D < 10 % with the D fit window from 0.5 ps
+# (10 % of the shortest production), so that sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
-                          min_volume_steps=400, target_d_error=0.1, min_production_steps=2500,
-                          checkpoint_interval=100, fit_start_ps=0.5)
+                          eos_error_fraction=0.6, min_volume_steps=400, rescale="secant", quench_eos="skip",
+                          target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100, fit_start_ps=0.5)
 
 
 @dataclass(frozen=True)

@@ -79,11 +79,41 @@ def test_verdicts_say_what_they_measured():
     assert paper.pressure_text.startswith("|P| = ") and paper.energy_text.startswith("energy drift ")
 
 
-def test_a_result_without_errors_never_passes_the_statistical_test():
+def test_a_result_without_errors_falls_back_to_the_papers_tests():
     old = _check(np.full(N_STEPS + 1, E_MEAN), np.zeros(N_STEPS + 1))
     old.pressure_virial_err = old.energy_err = None  # a result written before errors were stored
     verdict = judge_check(old, settings_for("paper", convergence="statistical"))
-    assert not verdict.pressure_ok and "error unknown: the run is shorter than ~20 correlation times" in verdict.pressure_text
-    # nor does an energy difference whose error is unknown, unless it is below the paper's tolerance anyway
+    assert verdict.pressure_ok and "error unknown" in verdict.pressure_text and "the paper's test" in verdict.pressure_text
+    old.pressure_virial = 6.0  # above the 5 kbar tolerance: fails as the paper's test fails it
+    assert not judge_check(old, settings_for("paper", convergence="statistical")).pressure_ok
+    # an energy difference whose error is unknown passes only when it is below the paper's tolerance
     old.energy = E_MEAN + 0.1
     assert not judge_check(old, settings_for("paper", convergence="statistical")).energy_ok
+
+
+def _snapshot(pressures: np.ndarray):
+    from pathlib import Path
+
+    from amorphdb.md.runner import OBSERVABLES, RunSnapshot
+
+    obs = np.zeros((len(pressures), len(OBSERVABLES)))
+    obs[:, OBSERVABLES.index("pressure_virial")] = pressures
+    return RunSnapshot(len(pressures) - 1, 2000, 2.0, 1, len(pressures), Path("unused.traj"), obs)
+
+
+def test_a_check_stops_once_its_pressure_surely_fails_and_an_eos_run_on_its_own_target():
+    from amorphdb.protocol.convergence import pressure_error_rule
+
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0.0, 14.0, 401)  # white: SE over the 200-step half ~1 kbar
+    settings = settings_for("fast")  # checks: SE < 1.5 kbar; EOS runs: SE < 3 kbar; at least 400 steps
+    far = _snapshot(30.0 + 4 * noise)  # SE ~4 kbar: not precise, but |P| = 30 is surely above 5
+    check = pressure_error_rule(settings, "check")(far)
+    assert check.stop and check.converged and "above 5 kbar at confidence 0.95" in check.message
+    eos = pressure_error_rule(settings, "volume")(far)  # an EOS point is not judged against the tolerance
+    assert not eos.stop and "SE(P) =" in eos.message and ">= 3.00 kbar" in eos.message
+    near = _snapshot(2.0 + 2 * noise)  # SE ~2 kbar, |P| = 2: neither decided nor precise enough for a check
+    assert not pressure_error_rule(settings, "check")(near).stop
+    assert pressure_error_rule(settings, "volume")(near).stop  # ... but enough for an EOS point
+    assert not pressure_error_rule(settings, "check")(_snapshot((30.0 + 4 * noise)[:201])).stop  # 200 < 400 steps
+    assert pressure_error_rule(settings_for("paper"), "check") is None  # fixed lengths

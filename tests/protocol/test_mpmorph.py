@@ -92,7 +92,8 @@ def test_volume_search_finds_the_emt_equilibrium_volume(tmp_path):
                    energy_tolerance=0.05, tdamp=50.0)
     start = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
     start.set_cell(start.cell * 1.06 ** (1 / 3), scale_atoms=True)  # start 6 % too large
-    check, rescales, _ = equilibrate(ctx, start, 50.0)
+    search = equilibrate(ctx, start, 50.0)
+    check, rescales = search.check, search.rescales
     assert abs(check.pressure_virial) < 5.0
     # at 50 K the thermal expansion is ~0.2 %; 5 kbar is 0.4 % of volume for B = 134 GPa
     assert check.volume / len(start) == pytest.approx(v_eq, rel=0.007)
@@ -106,7 +107,7 @@ def test_total_pressure_convention_drives_the_total_pressure_to_zero(tmp_path):
     ledger = MemoryLedger()
     ctx = _context(tmp_path, ledger, volume_steps=100, check_steps=100, pressure_tolerance=5.0, energy_tolerance=0.05,
                    tdamp=50.0, max_rescales=14, scales=(0.97, 1.0, 1.03), pressure_convention="total")
-    check, _, _ = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3), 1000.0)
+    check = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3), 1000.0).check
     tolerance = ctx.settings.pressure_tolerance
     kinetic = check.pressure_total - check.pressure_virial
     assert kinetic > 2 * tolerance
@@ -122,8 +123,9 @@ def test_energy_rerun_cap_goes_on_to_production(tmp_path, caplog, file_times):
     ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, pressure_tolerance=1e6, energy_tolerance=1e-12,
                    max_energy_reruns=2)
     start = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
-    check, rescales, reruns = equilibrate(ctx, start, 300.0)
-    assert (rescales, reruns) == (0, 2)
+    search = equilibrate(ctx, start, 300.0)
+    check = search.check
+    assert (search.rescales, search.reruns) == (0, 2)
     checks = ledger.stage("check")
     assert len(checks) == 3 and all(r.status == "done" for r in checks)
     assert check.volume == pytest.approx(checks[0].fields["volume"])  # energy reruns do not rescale
@@ -133,7 +135,7 @@ def test_energy_rerun_cap_goes_on_to_production(tmp_path, caplog, file_times):
     # (a rerun with the same seed would give the same hashes: only the files' times and md_seconds tell)
     before = [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows]
     stamps, md_seconds = file_times(tmp_path), ctx.md_seconds
-    again, _, _ = equilibrate(ctx, start, 300.0)
+    again = equilibrate(ctx, start, 300.0).check
     assert [(r.key, r.status, r.trajectory_sha256) for r in ledger.rows] == before and again == check
     assert file_times(tmp_path) == stamps and ctx.md_seconds == md_seconds
 
@@ -149,17 +151,20 @@ def test_rescale_cap_marks_the_run_where_the_search_stopped(tmp_path):
     assert failed[0].fields["message"] == str(err.value)
 
 
-def test_statistical_check_too_short_to_judge_fails_at_once(tmp_path):
-    # 20-step checks: the pressure's error is unknown; rescaling by the mean P would meet it again to the cap
-    ledger = MemoryLedger()
-    ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, convergence="statistical",
-                   energy_tolerance=1.0, max_rescales=6)
-    with pytest.raises(ConvergenceError, match=r"check 0: the statistical test cannot judge \|P\| = .* its error is "
-                                               r"unknown, .* \(20 steps\); raise --check-steps") as err:
-        equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
-    failed = [r for r in ledger.rows if r.status == "failed"]
-    assert [r.key.split("/", 1)[1] for r in failed] == ["T300/check/0"] and len(ledger.stage("check")) == 1
-    assert failed[0].fields["message"] == str(err.value)
+def test_statistical_check_too_short_to_judge_is_judged_by_the_papers_pressure_test(tmp_path, caplog):
+    # 20-step checks: the pressure's error is unknown, so the statistical test cannot judge it; the run is as long
+    # as the settings allow, so |P| is compared with the tolerance as the reference does, and the log says so
+    def search(tolerance: float, directory: str):
+        ctx = _context(tmp_path / directory, MemoryLedger(), volume_steps=20, check_steps=20,
+                       convergence="statistical", energy_tolerance=1.0, pressure_tolerance=tolerance, max_rescales=1)
+        return equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+
+    with caplog.at_level("INFO", logger="amorphdb.protocol"):
+        passed = search(1e6, "loose")
+    assert passed.rescales == 0
+    assert "error unknown: the run is shorter than ~20 correlation times; the paper's test: below 1e+06" in caplog.text
+    with pytest.raises(ConvergenceError, match=r"after 1 volume rescales \(the cap"):  # no longer a failure at once
+        search(1e-3, "tight")
 
 
 def test_a_run_another_process_holds_is_not_marked_failed(tmp_path):
@@ -194,7 +199,7 @@ def test_statistical_search_with_adaptive_lengths_records_what_each_run_reached(
                    min_volume_steps=100, volume_steps=600, check_steps=600, checkpoint_interval=50, tdamp=50.0,
                    scales=(0.97, 1.0, 1.03))
     with caplog.at_level("INFO", logger="amorphdb.protocol"):
-        check, _, _ = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)
+        check = equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0).check
     assert abs(check.pressure_virial) + 1.645 * check.pressure_virial_err < 5.0
     rows = ledger.rows
     assert all(re.match(r"(not )?converged after \d+ of at most 600 steps: SE\(P\) = ", r.fields["message"])
@@ -204,7 +209,7 @@ def test_statistical_search_with_adaptive_lengths_records_what_each_run_reached(
     assert "sigma" in caplog.text and "(below" in caplog.text  # the statistical verdict is logged
     before = [(r.key, r.status, r.trajectory_sha256, r.fields["n_steps"]) for r in rows]
     stamps, md_seconds = file_times(tmp_path), ctx.md_seconds
-    assert equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0)[0] == check
+    assert equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 300.0).check == check
     assert [(r.key, r.status, r.trajectory_sha256, r.fields["n_steps"]) for r in ledger.rows] == before
     assert file_times(tmp_path) == stamps and ctx.md_seconds == md_seconds  # taken from the files, not run again
 
@@ -214,3 +219,48 @@ def test_target_d_error_needs_a_production_rule(tmp_path):
 
     with pytest.raises(InputError, match="target_d_error needs a production stop rule"):
         _context(tmp_path, MemoryLedger(), target_d_error=0.1)
+
+
+def test_quench_without_eos_runs_checks_from_the_melt_volume_with_secant_rescales(tmp_path, caplog, file_times):
+    # EMT copper "melted" at 1200 K, quenched to 300 K with quench_eos = skip: no EOS runs at 300 K; the first
+    # check runs at the melt's volume (thermal contraction: P < 0), the rescale uses the melt's bulk modulus
+    from amorphdb.protocol.mpmorph import melt, quench
+
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, melt_temperature=1200.0, temperatures=(300.0,), volume_steps=200,
+                   check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=5.0, energy_tolerance=0.05,
+                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip")
+    with caplog.at_level("INFO", logger="amorphdb.protocol"):
+        melted = melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+        cold = quench(ctx, melted, 300.0)
+    assert 300 < melted.bulk_modulus < 2000  # kbar: EMT copper's is ~1400 at 0 K, softer when hot
+    assert not [r for r in ledger.stage("volume") if r.temperature == 300.0]
+    checks = [r for r in ledger.stage("check") if r.temperature == 300.0]
+    assert checks[0].fields["volume"] == pytest.approx(melted.production.volume)
+    assert checks[0].fields["pressure"] < -5.0  # colder at the hot volume: under tension
+    assert abs(cold.production.pressure_virial) < 15.0 and abs(checks[-1].fields["pressure"]) < 5.0
+    assert 1 <= cold.n_rescales <= 3 and len(checks) == cold.n_rescales + cold.n_energy_reruns + 1
+    assert "T=300 K: no EOS runs; checks from the melt's volume" in caplog.text
+    # the same calls again take every run from the files
+    stamps = file_times(tmp_path)
+    assert quench(ctx, melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)), 300.0).production == cold.production
+    assert file_times(tmp_path) == stamps
+
+
+@pytest.mark.parametrize("rescale", ["beta", "secant"])
+def test_a_failed_check_is_rescaled_by_beta_or_by_the_eos_fits_bulk_modulus(tmp_path, rescale):
+    # EMT copper at 1500 K, a tolerance no check meets: check 1 runs at check 0's volume x exp(P/B), with
+    # B = 1/beta (2000 kbar) or the modulus of the Birch-Murnaghan fit through the three EOS runs
+    from amorphdb.protocol.eos import fit_zero_pressure_volume
+
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=100, check_steps=100, tdamp=50.0, pressure_tolerance=1e-3,
+                   energy_tolerance=1.0, scales=(0.94, 0.97, 1.0), rescale=rescale, max_rescales=1)
+    with pytest.raises(ConvergenceError, match="after 1 volume rescales"):
+        equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 1500.0)
+    eos = ledger.stage("volume")
+    fit = fit_zero_pressure_volume([r.fields["volume"] for r in eos], [r.fields["pressure"] for r in eos])
+    assert fit.method == "birch-murnaghan" and 300 < fit.bulk_modulus < 2000
+    first, second = (r.fields for r in ledger.stage("check"))
+    modulus = 2000.0 if rescale == "beta" else fit.bulk_modulus
+    assert second["volume"] == pytest.approx(first["volume"] * np.exp(first["pressure"] / modulus), rel=1e-9)

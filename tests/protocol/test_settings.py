@@ -46,8 +46,11 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
     changed = {dataclasses.replace(paper, convergence="statistical").fingerprint(),
                dataclasses.replace(paper, target_d_error=0.1).fingerprint(),
                dataclasses.replace(paper, pressure_error_fraction=0.3).fingerprint(), PRESETS["fast"].fingerprint(),
-               dataclasses.replace(paper, fit_start_ps=1.0, target_d_error=0.1).fingerprint()}
-    assert len(changed) == 5 and paper.fingerprint() not in changed
+               dataclasses.replace(paper, fit_start_ps=1.0, target_d_error=0.1).fingerprint(),
+               dataclasses.replace(paper, eos_error_fraction=0.6).fingerprint(),
+               dataclasses.replace(paper, rescale="secant").fingerprint(),
+               dataclasses.replace(paper, rescale="secant", quench_eos="skip").fingerprint()}
+    assert len(changed) == 8 and paper.fingerprint() not in changed
     # without a stop rule the fit start changes only the analysis: the same runs, the same work directory
     assert dataclasses.replace(paper, fit_start_ps=1.0).fingerprint() == paper.fingerprint()
     info = {i.name: i for i in setting_info()}
@@ -66,7 +69,10 @@ def test_fingerprints_are_stable():
     ("quick", {"convergence": "strict"}, "convergence must be 'paper' or 'statistical'"),
     ("quick", {"energy_sigmas": 0.0}, "energy sigmas"),
     ("quick", {"pressure_confidence": 1.0}, "pressure confidence"),
-    ("quick", {"pressure_error_fraction": -0.1}, "pressure error fraction"),
+    ("quick", {"pressure_error_fraction": -0.1}, "pressure and EOS error fractions"),
+    ("quick", {"eos_error_fraction": 0.0}, "pressure and EOS error fractions"),
+    ("quick", {"rescale": "newton"}, "rescale must be 'beta' or 'secant'"),
+    ("quick", {"quench_eos": "skip"}, "quench_eos = skip needs rescale = secant"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
     ("quick", {"fit_start_ps": 0.5}, r"D fit start must be positive and below half the production run "
