@@ -5,8 +5,9 @@
     ... --preset paper & ... --preset fast & wait; ... (no --preset)            # the two presets in parallel
 
 Each composition runs under both presets (``amorphdb.run``, one database and work directory per preset under
-``--out``). Resumable: a finished (composition, preset) is kept in ``<out>/<formula>-<preset>.json``; an
-interrupted one resumes from its MD checkpoints. Then ``<out>/table.md`` is written:
+``--out``). Resumable: a finished (composition, preset) is kept in ``<out>/<formula>-<preset>.json``, with the
+settings' fingerprint (a summary of another definition of the preset is run again); an interrupted one resumes
+from its MD checkpoints. Then ``<out>/table.md`` is written:
 
 - steps per stage (volume, check, production; summed over all temperatures) and in all, per preset, and the
   ratio fast / paper; wall time of the call that finished the composition;
@@ -29,6 +30,7 @@ from pathlib import Path
 import amorphdb
 from amorphdb.analysis.rdf import compare_rdfs
 from amorphdb.database.api import Database
+from amorphdb.protocol.settings import settings_for
 
 HERE = Path(__file__).resolve().parent
 #: both presets, scaled down: 24 atoms, one quench temperature, short runs (the quick preset's tolerances)
@@ -43,9 +45,12 @@ STAGES = ("volume", "check", "production")
 def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
     """Run (or resume) ``formula`` under ``preset`` and return its summary (also kept in a JSON file)."""
     done = out / f"{formula}-{preset}.json"
-    if done.exists():
-        return json.loads(done.read_text())
     overrides = {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
+    fingerprint = settings_for(preset, **overrides).fingerprint()
+    if done.exists():
+        kept = json.loads(done.read_text())
+        if kept.get("fingerprint") == fingerprint:  # not a summary of an earlier definition of the preset
+            return kept
     start = time.perf_counter()
     result = amorphdb.run(formula, preset=preset, engine=engine, db=out / f"{preset}.sqlite",
                           workdir=out / "runs", progress=False, **overrides)
@@ -54,7 +59,8 @@ def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) ->
     for path in result.workdir.glob("T*/*.result.json"):
         steps[path.name.split("-")[0]] += json.loads(path.read_text())["n_steps"]
     summary = {
-        "formula": formula, "preset": preset, "scale": scale, "source": result.source, "wall_s": wall,
+        "formula": formula, "preset": preset, "scale": scale, "fingerprint": fingerprint, "source": result.source,
+        "wall_s": wall,
         "steps": steps, "temperatures": {
             f"{t.temperature:g}": {"density": t.production.density, "production_steps": t.production.n_steps,
                                    "converged": t.production.converged,

@@ -40,12 +40,15 @@ from .settings import ProtocolSettings
 @dataclass(frozen=True)
 class CheckVerdict:
     """Whether a check run's pressure and energy drift pass, each with its numbers (``|P| = 3.1 kbar``,
-    ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one)."""
+    ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one).
+    ``pressure_test``: the test that judged |P|, ``paper`` or ``statistical`` (``paper`` also when the statistical
+    test could not: its standard error is unknown)."""
 
     pressure_ok: bool
     energy_ok: bool
     pressure_text: str
     energy_text: str
+    pressure_test: str
 
     @property
     def converged(self) -> bool:
@@ -62,11 +65,11 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     pressure, drift = result.pressure(s.pressure_convention), result.energy_drift
     if s.convergence == "paper":
         return CheckVerdict(abs(pressure) < s.pressure_tolerance, drift < s.energy_tolerance,
-                            f"|P| = {abs(pressure):.1f} kbar", f"energy drift {drift:.2g}")
-    p_err = _finite(result.pressure_err(s.pressure_convention))
+                            f"|P| = {abs(pressure):.1f} kbar", f"energy drift {drift:.2g}", "paper")
+    p_err = finite_error(result.pressure_err(s.pressure_convention))
     bound = abs(pressure) + NormalDist().inv_cdf(s.pressure_confidence) * p_err
     difference = result.energy - result.energy_first_half
-    e_err = math.hypot(_finite(result.energy_err), _finite(result.energy_first_half_err))
+    e_err = math.hypot(finite_error(result.energy_err), finite_error(result.energy_first_half_err))
     sigmas = abs(difference) / e_err if 0 < e_err < math.inf else math.inf  # an unknown error proves nothing
     unknown = "error unknown: the run is shorter than ~20 correlation times"
     if math.isfinite(p_err):
@@ -78,10 +81,11 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     return CheckVerdict(
         p_ok, sigmas <= s.energy_sigmas or drift < s.energy_tolerance, p_text,
         f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
-        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})")
+        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})",
+        "statistical" if math.isfinite(p_err) else "paper")
 
 
-def _finite(error: float | None) -> float:
+def finite_error(error: float | None) -> float:
     """A standard error that tests can use: a missing one (older result) or NaN counts as infinite."""
     return math.inf if error is None or math.isnan(error) else error
 
@@ -103,10 +107,10 @@ def pressure_error_rule(settings: ProtocolSettings, stage: str = "check") -> Sto
     def rule(run: RunSnapshot) -> StopDecision:
         series = run.second_half(name)
         error, mean = mean_error(series), float(series.mean())
-        if stage == "check" and abs(mean) - z * error > s.pressure_tolerance:
+        if stage == "check" and abs(mean) - z * error > s.pressure_tolerance:  # the rule's target: a known verdict
             return StopDecision(run.step >= min_steps, True,
-                                f"|P| = {abs(mean):.1f} ± {error:.2f} kbar, above {s.pressure_tolerance:g} kbar "
-                                f"at confidence {s.pressure_confidence:g}")
+                                f"the check surely fails: |P| = {abs(mean):.1f} ± {error:.2f} kbar, above "
+                                f"{s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}")
         ok = error < target
         return StopDecision(ok and run.step >= min_steps, ok,
                             f"SE(P) = {error:.2f} kbar {'<' if ok else '>='} {target:.2f} kbar (P = {mean:.1f} kbar)")

@@ -36,10 +36,14 @@ def fit_zero_pressure_volume(volumes: Sequence[float], pressures: Sequence[float
     Pressures in kbar. The BM fit starts from V0 = mean V, B0 from a quadratic fit and B0' = 4; it is kept when
     it converges with B0 > 0 and V0 within [0.5 min V, 2 max V]. The linear fit must have a negative slope
     (else :class:`ConvergenceError`). The volume is kept within [0.5 min V, 2 max V].
+    The bulk modulus is the BM B0 when it agrees within a factor 2 with the straight line's −V dP/dV at V0, else
+    the line's: three noisy points fit three parameters exactly, and a BM curve through noise can put B0 at a
+    hundredth of the data's slope.
     """
     v = np.asarray(volumes, dtype=float)
     p = np.asarray(pressures, dtype=float)
     lo, hi = 0.5 * v.min(), 2.0 * v.max()
+    slope, intercept = np.polyfit(v, p, 1)
     if len(v) >= 3:
         vm = float(v.mean())
         q2, q1, _ = np.polyfit(v, p, 2)
@@ -49,10 +53,11 @@ def fit_zero_pressure_volume(volumes: Sequence[float], pressures: Sequence[float
                 warnings.simplefilter("ignore", OptimizeWarning)
                 (v0, b0_fit, _), _ = curve_fit(birch_murnaghan_pressure, v, p, p0=[vm, b0, 4.0], maxfev=20000)
             if math.isfinite(v0) and b0_fit > 0 and lo < v0 < hi:
-                return ZeroPressure(float(v0), float(b0_fit), "birch-murnaghan")
+                line = -slope * v0
+                agrees = slope < 0 and 0.5 <= b0_fit / line <= 2.0
+                return ZeroPressure(float(v0), float(b0_fit if agrees or slope >= 0 else line), "birch-murnaghan")
         except (RuntimeError, ValueError):
             pass
-    slope, intercept = np.polyfit(v, p, 1)
     if not slope < 0:
         raise ConvergenceError(f"pressure does not fall with volume (slope {slope:.3g} kbar/Å3): "
                                "no zero-pressure volume")
@@ -76,6 +81,7 @@ def secant_bulk_modulus(volumes: tuple[float, float], pressures: tuple[float, fl
 def rescaled_volume(volume: float, pressure: float, bulk_modulus: float, max_log_step: float = 0.15) -> float:
     """The volume (Å³) where P would vanish if P(V) fell with the bulk modulus ``bulk_modulus`` (kbar):
     V exp(P/B), the step |ln(V'/V)| at most ``max_log_step``. The reference's rescale V exp(βP) is this step
-    with B = 1/β (β = 5×10⁻⁷ bar⁻¹: B = 2000 kbar, so it moves 1/13 of the way for a liquid with B ~ 150 kbar)."""
+    with B = 1/β: β = 5×10⁻⁷ bar⁻¹ is B = 2000 kbar, so it moves 1/30 of the way for a liquid with B = 67 kbar
+    (the median of CHGNet's melts at 5000 K, docs/protocol.md)."""
     step = pressure / bulk_modulus
     return volume * math.exp(max(-max_log_step, min(max_log_step, step)))

@@ -35,7 +35,7 @@ from ..errors import ConvergenceError, InputError, MDError, RunBusyError
 from ..md.files import MDResult, atomic_write, load_result
 from ..md.runner import StopRule, run_nvt
 from ..structure import pack
-from .convergence import judge_check, pressure_error_rule
+from .convergence import finite_error, judge_check, pressure_error_rule
 from .eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus
 from .results import TemperatureResult
 from .settings import ProtocolSettings
@@ -219,7 +219,8 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
         if s.rescale == "secant" and previous is not None:
             secant = secant_bulk_modulus(
                 (previous.volume, check.volume), (previous.pressure(s.pressure_convention), pressure),
-                (_error(previous.pressure_err(s.pressure_convention)), _error(check.pressure_err(s.pressure_convention))))
+                (finite_error(previous.pressure_err(s.pressure_convention)),
+                 finite_error(check.pressure_err(s.pressure_convention))))
             bulk_modulus = secant if secant is not None else bulk_modulus
         previous = check
         if verdict.converged:
@@ -230,14 +231,16 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
             if rescales > s.max_rescales:
                 raise ctx.fail(check_id, ConvergenceError(
                     f"T={temperature:g} K volume search: {verdict.pressure_text} is still "
-                    + (f"above {s.pressure_tolerance:g} kbar" if s.convergence == "paper" else
+                    + (f"above {s.pressure_tolerance:g} kbar" if verdict.pressure_test == "paper" else
                        f"not below {s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}")
                     + f" after {s.max_rescales} volume rescales (the cap, --max-rescales); no production run"))
             if s.rescale == "secant" and bulk_modulus is not None:
-                volume = rescaled_volume(atoms.get_volume(), pressure, bulk_modulus)
-            else:  # the reference's step: B = 1/β (kbar → bar)
-                volume = rescaled_volume(atoms.get_volume(), pressure, 1e-3 / s.rescale_beta, math.inf)
-            atoms = _scaled(atoms, volume)
+                atoms = _scaled(atoms, rescaled_volume(atoms.get_volume(), pressure, bulk_modulus))
+            else:  # the reference's step (kbar → bar), written as it always was: resumed runs start bit-identically
+                if s.rescale == "secant":
+                    log.info("T=%g K: no bulk modulus yet (the EOS runs did not bracket zero pressure); the beta "
+                             "step instead", temperature)
+                atoms = _scaled(atoms, atoms.get_volume() * math.exp(s.rescale_beta * pressure * 1000.0))
         else:
             reruns += 1
             if reruns > s.max_energy_reruns:
@@ -245,11 +248,6 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                             "reference does)", temperature, verdict.energy_text, s.max_energy_reruns)
                 return VolumeSearch(check, rescales, reruns - 1, bulk_modulus)
     raise AssertionError("unreachable: the loop returns or raises within its caps")
-
-
-def _error(error: float | None) -> float:
-    """A stored standard error (kbar), infinite when unknown."""
-    return math.inf if error is None or math.isnan(error) else error
 
 
 def _eos_search(ctx: RunContext, start: Atoms, temperature: float,

@@ -103,8 +103,9 @@ class ProtocolSettings:
     pressure_confidence: float = _setting(0.95, "statistical: |P| must be below the tolerance at this one-sided "
                                           "confidence", added=True)
     pressure_error_fraction: float | None = _setting(
-        None, "EOS and check runs stop once the standard error of their mean P is below this x the pressure "
-        "tolerance (checked every checkpoint interval)", none="off", added=True)
+        None, "check runs (and EOS runs, unless --eos-error-fraction) stop once the standard error of their mean "
+        "P is below this x the pressure tolerance, a check also once |P| is surely above the tolerance (checked "
+        "every checkpoint interval)", none="off", added=True)
     eos_error_fraction: float | None = _setting(
         None, "EOS runs stop once the standard error of their mean P is below this x the pressure tolerance: the "
         "fit only seeds the checks, which judge |P| themselves", none="the pressure error fraction", added=True)

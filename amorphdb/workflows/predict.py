@@ -63,9 +63,10 @@ def run_size(settings: ProtocolSettings) -> dict[str, float]:
     of each EOS volume run, check run and production run (their minimum when a stop rule may end them early),
     and the production frames averaged (``analysis_frames``)."""
     ps = settings.timestep / 1000.0
-    adaptive = settings.pressure_error_fraction is not None
-    volume, check = ((min(n, settings.min_volume_steps) if adaptive else n)
-                     for n in (settings.volume_steps, settings.check_steps))
+    check_rule = settings.pressure_error_fraction is not None
+    volume, check = ((min(n, settings.min_volume_steps) if adaptive else n) for n, adaptive in (
+        (settings.volume_steps, check_rule or settings.eos_error_fraction is not None),
+        (settings.check_steps, check_rule)))
     return {"atoms": settings.atoms, "volume_ps": volume * ps, "check_ps": check * ps,
             "production_ps": settings.shortest_production_ps(), "analysis_frames": settings.analysis_frames}
 

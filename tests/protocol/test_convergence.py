@@ -83,7 +83,8 @@ def test_a_result_without_errors_falls_back_to_the_papers_tests():
     old = _check(np.full(N_STEPS + 1, E_MEAN), np.zeros(N_STEPS + 1))
     old.pressure_virial_err = old.energy_err = None  # a result written before errors were stored
     verdict = judge_check(old, settings_for("paper", convergence="statistical"))
-    assert verdict.pressure_ok and "error unknown" in verdict.pressure_text and "the paper's test" in verdict.pressure_text
+    assert verdict.pressure_ok and verdict.pressure_test == "paper"
+    assert "error unknown" in verdict.pressure_text and "the paper's test" in verdict.pressure_text
     old.pressure_virial = 6.0  # above the 5 kbar tolerance: fails as the paper's test fails it
     assert not judge_check(old, settings_for("paper", convergence="statistical")).pressure_ok
     # an energy difference whose error is unknown passes only when it is below the paper's tolerance
@@ -117,3 +118,5 @@ def test_a_check_stops_once_its_pressure_surely_fails_and_an_eos_run_on_its_own_
     assert pressure_error_rule(settings, "volume")(near).stop  # ... but enough for an EOS point
     assert not pressure_error_rule(settings, "check")(_snapshot((30.0 + 4 * noise)[:201])).stop  # 200 < 400 steps
     assert pressure_error_rule(settings_for("paper"), "check") is None  # fixed lengths
+    eos_only = settings_for("paper", eos_error_fraction=0.6)  # adaptive EOS runs, fixed-length checks
+    assert pressure_error_rule(eos_only, "check") is None and pressure_error_rule(eos_only, "volume") is not None

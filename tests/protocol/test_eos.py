@@ -47,3 +47,18 @@ def test_rescaled_volume_lands_on_zero_pressure_of_a_linear_eos_and_caps_its_ste
     assert rescaled_volume(100.0, -200.0, 150.0) == pytest.approx(100.0 * np.exp(-0.15))  # capped at 15 % in ln V
     # the reference's beta step is the same with B = 1/beta: 5e-7 / bar is 2000 kbar
     assert rescaled_volume(100.0, 20.0, 2000.0, np.inf) == pytest.approx(100.0 * np.exp(5e-7 * 20e3))
+
+
+def test_a_birch_murnaghan_modulus_far_from_the_datas_slope_gives_way_to_the_line():
+    def line(v, p, v0):  # -V dP/dV of the least-squares line at v0
+        return -np.polyfit(v, p, 1)[0] * v0
+
+    # a BM curve bent hard through noisy points: its zero is kept, its modulus is not
+    v, p = [360.0, 370.0, 383.0], [12.0, -30.0, -31.0]
+    fit = fit_zero_pressure_volume(v, p)
+    assert fit.method == "birch-murnaghan" and fit.bulk_modulus == pytest.approx(line(v, p, fit.volume))
+    # a curvature the data support: BM's own modulus, within a factor 2 of the line's
+    v, p = [360.0, 370.0, 380.0], [5.0, 4.0, -30.0]
+    fit = fit_zero_pressure_volume(v, p)
+    assert fit.bulk_modulus != pytest.approx(line(v, p, fit.volume))
+    assert 1.0 < fit.bulk_modulus / line(v, p, fit.volume) <= 2.0

@@ -248,19 +248,51 @@ def test_quench_without_eos_runs_checks_from_the_melt_volume_with_secant_rescale
 
 
 @pytest.mark.parametrize("rescale", ["beta", "secant"])
-def test_a_failed_check_is_rescaled_by_beta_or_by_the_eos_fits_bulk_modulus(tmp_path, rescale):
-    # EMT copper at 1500 K, a tolerance no check meets: check 1 runs at check 0's volume x exp(P/B), with
-    # B = 1/beta (2000 kbar) or the modulus of the Birch-Murnaghan fit through the three EOS runs
-    from amorphdb.protocol.eos import fit_zero_pressure_volume
+def test_failed_checks_are_rescaled_by_beta_or_by_the_measured_bulk_modulus(tmp_path, rescale):
+    # EMT copper at 1500 K, a tolerance no check meets: each check runs at the last one's volume x exp(P/B), with
+    # B = 1/beta (2000 kbar), or for the secant first the modulus of the Birch-Murnaghan fit through the EOS
+    # runs, then the secant of the last two checks when their pressures differ by more than twice their noise
+    from amorphdb.md.files import load_result
+    from amorphdb.protocol.eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus
 
     ledger = MemoryLedger()
-    ctx = _context(tmp_path, ledger, volume_steps=100, check_steps=100, tdamp=50.0, pressure_tolerance=1e-3,
-                   energy_tolerance=1.0, scales=(0.94, 0.97, 1.0), rescale=rescale, max_rescales=1)
-    with pytest.raises(ConvergenceError, match="after 1 volume rescales"):
-        equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 1500.0)
+    ctx = _context(tmp_path, ledger, volume_steps=200, check_steps=100, tdamp=50.0, pressure_tolerance=1e-3,
+                   energy_tolerance=1.0, scales=(1.02, 1.07, 1.12), rescale=rescale, max_rescales=2)
+    with pytest.raises(ConvergenceError, match="after 2 volume rescales"):
+        equilibrate(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 1500.0)  # zero P near 1.07 x
     eos = ledger.stage("volume")
-    fit = fit_zero_pressure_volume([r.fields["volume"] for r in eos], [r.fields["pressure"] for r in eos])
-    assert fit.method == "birch-murnaghan" and 300 < fit.bulk_modulus < 2000
-    first, second = (r.fields for r in ledger.stage("check"))
-    modulus = 2000.0 if rescale == "beta" else fit.bulk_modulus
-    assert second["volume"] == pytest.approx(first["volume"] * np.exp(first["pressure"] / modulus), rel=1e-9)
+    pressures = [r.fields["pressure"] for r in eos]
+    assert min(pressures) < 0 < max(pressures)  # bracketed: the fit gives the modulus
+    fit = fit_zero_pressure_volume([r.fields["volume"] for r in eos], pressures)
+    assert 100 < fit.bulk_modulus < 3000
+    checks = [load_result(r.trajectory_path) for r in ledger.stage("check")]
+    assert len(checks) == 3
+    if rescale == "beta":  # the reference's expression
+        for before, after in zip(checks, checks[1:]):
+            assert after.volume == pytest.approx(before.volume * np.exp(5e-7 * before.pressure_virial * 1000), rel=1e-12)
+        return
+    assert checks[1].volume == pytest.approx(rescaled_volume(checks[0].volume, checks[0].pressure_virial,
+                                                             fit.bulk_modulus), rel=1e-12)
+    secant = secant_bulk_modulus((checks[0].volume, checks[1].volume),
+                                 (checks[0].pressure_virial, checks[1].pressure_virial),
+                                 (checks[0].pressure_virial_err, checks[1].pressure_virial_err))
+    modulus = fit.bulk_modulus if secant is None else secant
+    assert checks[2].volume == pytest.approx(rescaled_volume(checks[1].volume, checks[1].pressure_virial, modulus),
+                                             rel=1e-12)
+
+
+def test_secant_without_a_fitted_modulus_steps_by_beta_and_a_quench_without_one_runs_its_eos(tmp_path, caplog):
+    # EOS runs all far too large (P < 0 at every one, no extension allowed): no fit, so no modulus; the secant
+    # search steps by beta and says so. A quench told to skip its EOS runs but given no melt modulus runs them.
+    from amorphdb.md.files import load_result
+
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, volume_steps=20, check_steps=20, pressure_tolerance=1e-3, energy_tolerance=1.0,
+                   scales=(1.3, 1.4, 1.5), max_eos_extensions=0, rescale="secant", quench_eos="skip", max_rescales=1)
+    start = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    with caplog.at_level("INFO", logger="amorphdb.protocol"), pytest.raises(ConvergenceError):
+        equilibrate(ctx, start, 300.0, start_temperature=1200.0, bulk_modulus=None)
+    assert len(ledger.stage("volume")) == 3  # no melt modulus: the quench ran its EOS runs
+    assert "no bulk modulus yet (the EOS runs did not bracket zero pressure); the beta step instead" in caplog.text
+    first, second = (load_result(r.trajectory_path) for r in ledger.stage("check"))
+    assert second.volume == pytest.approx(first.volume * np.exp(5e-7 * first.pressure_virial * 1000), rel=1e-12)
