@@ -47,7 +47,9 @@ class MDResult:
     A run with a stop rule (:class:`amorphdb.md.runner.StopDecision`) may end before ``max_steps``:
     ``n_steps`` is the number run; ``converged`` says whether the rule's target was reached (None: no rule),
     ``stop_message`` what was reached. ``start_key``: :func:`amorphdb.md.runner.start_key` of the run's start
-    (settings and structure; "" in results written before it was recorded).
+    (settings and structure; "" in results written before it was recorded). ``wall_s``: wall time (s) of the
+    steps run, summed over the calls that resumed it; steps lost to a kill and redone count once (NaN in
+    results written before it was recorded, and when it was resumed from such a checkpoint).
     """
 
     stage: str
@@ -74,6 +76,7 @@ class MDResult:
     converged: bool | None = None
     stop_message: str = ""
     start_key: str = ""
+    wall_s: float = math.nan
 
     def pressure(self, convention: str = "virial") -> float:
         """Mean pressure (kbar) in the given convention: ``virial`` (the paper's) or ``total``."""

@@ -25,6 +25,7 @@ import hashlib
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,7 @@ def run_nvt(
     if resumed is None:
         traj_path.unlink(missing_ok=True)
     traj = Trajectory(str(traj_path), "a", properties=TRAJ_PROPERTIES)
+    started, wall_before = time.perf_counter(), 0.0  # wall time of the steps kept at the checkpoint resumed from
     try:
         if resumed is None:
             _check_distances(atoms, min_distance, stage, 0)
@@ -212,7 +214,7 @@ def run_nvt(
             _write_frame(traj, atoms, state)
             n_frames = 1
         else:
-            state, n_frames, obs = resumed
+            state, n_frames, obs, wall_before = resumed
             log.info("%s: resuming at step %d of %d", stage, state.step, n_steps)
         decision: StopDecision | None = None
         with tqdm(total=n_steps, initial=state.step, desc=stage, unit="step",
@@ -241,7 +243,8 @@ def run_nvt(
                     decision = _ask(stop, step, n_steps, timestep, frame_interval, n_frames, traj_path, obs)
                     if decision is not None and decision.stop:
                         break
-                    save_checkpoint(ckpt_path, state, n_frames=n_frames, obs=obs, start_key=np.array(key))
+                    save_checkpoint(ckpt_path, state, n_frames=n_frames, obs=obs, start_key=np.array(key),
+                                    wall_s=np.array(wall_before + time.perf_counter() - started))
                     calculator.reset()
     finally:
         traj.close()
@@ -263,6 +266,7 @@ def run_nvt(
         conserved_drift=float(np.polyfit(time_ps, obs[:, 4], 1)[0]) / state.n_atoms,
         max_steps=int(n_steps), converged=None if decision is None else decision.converged,
         stop_message="" if decision is None else decision.message, start_key=key,
+        wall_s=wall_before + time.perf_counter() - started,
     )
     write_result(result)
     ckpt_path.unlink(missing_ok=True)
@@ -358,10 +362,10 @@ def start_key(atoms: Atoms, params: np.ndarray) -> str:
 
 
 def _resume(path: Path, atoms: Atoms, key: str, params: np.ndarray, traj_path: Path,
-            stage: str) -> tuple[MDState, int, np.ndarray] | None:
-    """(state, frames written, observables) from the checkpoint, with the trajectory cut back to it and
-    ``atoms`` moved to its positions; ``None`` when there is none or it belongs to another start
-    (:func:`start_key`)."""
+            stage: str) -> tuple[MDState, int, np.ndarray, float] | None:
+    """(state, frames written, observables, wall time in s up to it: NaN for a checkpoint written before it was
+    kept) from the checkpoint, with the trajectory cut back to it and ``atoms`` moved to its positions; ``None``
+    when there is none or it belongs to another start (:func:`start_key`)."""
     loaded = load_checkpoint(path)
     if loaded is None:
         if path.exists():
@@ -383,4 +387,4 @@ def _resume(path: Path, atoms: Atoms, key: str, params: np.ndarray, traj_path: P
         log.warning("%s: trajectory %s is shorter than its checkpoint; starting over", stage, traj_path)
         return None
     atoms.set_positions(state.positions, apply_constraint=False)
-    return state, n_frames, book["obs"]
+    return state, n_frames, book["obs"], float(book["wall_s"]) if "wall_s" in book else math.nan
