@@ -15,6 +15,10 @@ from its MD checkpoints. Then ``<out>/table.md`` is written:
 - agreement per quench temperature: density difference (%, goal ≤ 2), D(Li) difference in combined standard
   errors (goal ≤ 1), RDF R² between the presets' production RDFs (goal > 0.99); Ea difference in combined errors.
 
+``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
+the finished runs, the temperatures whose production is analysed under both presets, no Ea), for a comparison
+that takes several sessions.
+
 ``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
 rules on a 24-atom cell and short runs, so that the machinery can be checked here; its numbers say nothing about
 the accuracy of the full presets.
@@ -46,7 +50,7 @@ STAGES = ("volume", "check", "production")
 def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
     """Run (or resume) ``formula`` under ``preset`` and return its summary (also kept in a JSON file)."""
     done = out / f"{formula}-{preset}.json"
-    overrides = {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
+    overrides = _overrides(preset, scale)
     fingerprint = settings_for(preset, **overrides).fingerprint()
     if done.exists():
         kept = json.loads(done.read_text())
@@ -54,16 +58,9 @@ def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) ->
             return kept
     result = amorphdb.run(formula, preset=preset, engine=engine, db=out / f"{preset}.sqlite",
                           workdir=out / "runs", progress=False, **overrides)
-    steps, timed_steps, timed_s = dict.fromkeys(STAGES, 0), 0, 0.0
-    for path in result.workdir.glob("T*/*.result.json"):
-        run = json.loads(path.read_text())
-        steps[path.name.split("-")[0]] += run["n_steps"]
-        if math.isfinite(run.get("wall_s", math.nan)):  # runs finished before results kept their wall time: none
-            timed_steps, timed_s = timed_steps + run["n_steps"], timed_s + run["wall_s"]
     summary = {
         "formula": formula, "preset": preset, "scale": scale, "fingerprint": fingerprint, "source": result.source,
-        "timed_steps": timed_steps, "timed_s": timed_s,
-        "steps": steps, "temperatures": {
+        **_steps(result.workdir), "temperatures": {
             f"{t.temperature:g}": {"density": t.production.density, "production_steps": t.production.n_steps,
                                    "converged": t.production.converged,
                                    "D": t.diffusion["Li"].D if "Li" in t.diffusion else None,
@@ -75,18 +72,56 @@ def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) ->
     return summary
 
 
+def _overrides(preset: str, scale: str) -> dict:
+    return {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
+
+
+def _steps(workdir: Path) -> dict:
+    """Steps per stage of the finished MD runs in ``workdir``, and the steps and seconds of those that kept their
+    wall time (``MDResult.wall_s``; runs finished before it was kept have none)."""
+    steps, timed_steps, timed_s = dict.fromkeys(STAGES, 0), 0, 0.0
+    for path in workdir.glob("T*/*.result.json"):
+        run = json.loads(path.read_text())
+        steps[path.name.split("-")[0]] += run["n_steps"]
+        if math.isfinite(run.get("wall_s", math.nan)):
+            timed_steps, timed_s = timed_steps + run["n_steps"], timed_s + run["wall_s"]
+    return {"steps": steps, "timed_steps": timed_steps, "timed_s": timed_s}
+
+
+def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
+    """The summary of what ``formula`` under ``preset`` has finished so far (``--status``): steps of the finished
+    runs, and per temperature whose production is analysed its density and D(Li); no Ea."""
+    settings = settings_for(preset, **_overrides(preset, scale))
+    source = f"mlip-{engine}"
+    temperatures = {}
+    if (out / f"{preset}.sqlite").exists():
+        with Database(out / f"{preset}.sqlite") as db:
+            rows = db.query(source=source)
+        rows = rows[(rows.formula == formula) & (rows.stage == "production") & (rows.status == "done")
+                    & rows.key.str.startswith(settings.fingerprint())]
+        for r in rows.itertuples():
+            temperatures[f"{r.temperature:g}"] = {"density": r.density, "production_steps": None, "converged": None,
+                                                  "D": r.D, "D_err": r.D_err}
+    workdir = out / "runs" / f"{formula}-{source}-{settings.fingerprint()}"
+    return {"formula": formula, "preset": preset, "source": source, **_steps(workdir), "temperatures": temperatures,
+            "Ea": None}
+
+
 def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
     """Markdown rows: per temperature the density difference, D difference in combined σ, RDF R²."""
     rows = []
     with Database(out / "paper.sqlite") as dp, Database(out / "fast.sqlite") as df:
         for t, a in paper["temperatures"].items():
+            if t not in fast["temperatures"]:  # --status: not finished under both presets yet
+                continue
             b = fast["temperatures"][t]
             density = 100 * (b["density"] - a["density"]) / a["density"]
             sigma = (math.hypot(a["D_err"], b["D_err"]) if a["D_err"] and b["D_err"] else math.nan)
             d_sigmas = abs(b["D"] - a["D"]) / sigma if a["D"] and b["D"] and sigma else math.nan
             ref, cand = (db.rdf(formula, paper["source"], float(t)) for db in (dp, df))
             r2 = compare_rdfs(ref, cand).r2 if ref is not None and cand is not None else math.nan
-            rows.append(f"| {formula} | {t} | {a['production_steps']} / {b['production_steps']} | {density:+.1f} | "
+            rows.append(f"| {formula} | {t} | {a['production_steps'] or '-'} / {b['production_steps'] or '-'} | "
+                        f"{density:+.1f} | "
                         f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
                         f"{b['D'] or math.nan:.2e} ± {b['D_err'] or math.nan:.1e} | {d_sigmas:.2f} | {r2:.3f} |")
     return rows
@@ -99,6 +134,8 @@ def main() -> None:
     p.add_argument("--engine", default="chgnet")
     p.add_argument("--out", type=Path, default=None, help="default /tmp/bench_presets-<scale>")
     p.add_argument("--preset", choices=("paper", "fast"), help="run only this preset (no table)")
+    p.add_argument("--status", action="store_true",
+                   help="run nothing: the table of what both presets have finished so far (steps of finished runs)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # a line per stage
     out = args.out or Path(f"/tmp/bench_presets-{args.scale}")
@@ -108,14 +145,15 @@ def main() -> None:
             run_preset(formula, args.preset, args.scale, args.engine, out)
         return
     steps_rows, agree_rows, ea_rows = [], [], []
+    summarise = progress if args.status else run_preset
     for formula in args.formulas:
-        paper, fast = (run_preset(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
+        paper, fast = (summarise(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
         a, b = paper["steps"], fast["steps"]
         total_a, total_b = sum(a.values()), sum(b.values())
         hours = [total * (run["timed_s"] / run["timed_steps"] if run["timed_steps"] else math.nan) / 3600
                  for total, run in ((total_a, paper), (total_b, fast))]
         steps_rows.append(f"| {formula} | " + " | ".join(f"{a[s]} / {b[s]}" for s in STAGES)
-                          + f" | {total_a} / {total_b} | {total_b / total_a:.2f} | "
+                          + f" | {total_a} / {total_b} | {total_b / total_a if total_a else math.nan:.2f} | "
                           f"{hours[0]:.1f} / {hours[1]:.1f} |")
         agree_rows += agreement(formula, paper, fast, out)
         if paper["Ea"] and fast["Ea"]:
@@ -123,13 +161,14 @@ def main() -> None:
             ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | "
                            f"{abs(eb - ea) / math.hypot(ea_err, eb_err):.2f} |")
     table = "\n".join([
-        f"scale: {args.scale}; engine {args.engine}; steps paper / fast",
+        f"scale: {args.scale}; engine {args.engine}; steps paper / fast"
+        + ("; so far (--status): finished runs only" if args.status else ""),
         "", "| composition | volume | check | production | all | fast/paper | MD hours (one core) |",
         "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
         "", "| composition | T (K) | production steps | density Δ % | D(Li) paper | D(Li) fast | |ΔD|/σ | RDF R² |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
         "", "| composition | Ea paper (eV) | Ea fast (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
-    (out / "table.md").write_text(table + "\n")
+    (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
 
 
