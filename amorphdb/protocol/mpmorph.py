@@ -317,9 +317,14 @@ def anneal(ctx: RunContext, origin: Atoms, temperature: float, start_temperature
     production, run_id = ctx.md(last_frame(check), temperature, "production", 0, s.production_steps,
                                 stop=ctx.production_stop() if s.target_d_error is not None and ctx.production_stop
                                 else None)
+    pressure = production.pressure(s.pressure_convention)
     log.info("T=%g K production: %.3f g/cm3, P=%.1f kbar, E=%.4f eV/atom, T=%.0f K", temperature,
-             production.density, production.pressure(s.pressure_convention), production.energy,
-             production.temperature_mean)
+             production.density, pressure, production.energy, production.temperature_mean)
+    if abs(pressure) > s.pressure_tolerance:  # the longer run knows P better than the check did
+        log.warning("T=%g K production: its mean P = %.1f kbar is outside the %g kbar the check passed within%s",
+                    temperature, pressure, s.pressure_tolerance,
+                    f": the density may be off by ~{100 * abs(pressure) / search.bulk_modulus:.0f} % (bulk modulus "
+                    f"{search.bulk_modulus:.0f} kbar)" if search.bulk_modulus else "")
     return TemperatureResult(temperature, production, run_id, search.rescales, search.reruns,
                              bulk_modulus=search.bulk_modulus)
 

@@ -109,7 +109,11 @@ class ProtocolSettings:
     eos_error_fraction: float | None = _setting(
         None, "EOS runs stop once the standard error of their mean P is below this x the pressure tolerance: the "
         "fit only seeds the checks, which judge |P| themselves", none="the pressure error fraction", added=True)
-    min_volume_steps: int = _setting(400, "shortest adaptive EOS or check run", added=True)
+    min_volume_steps: int = _setting(400, "shortest adaptive EOS run, and shortest check that surely fails",
+                                     added=True)
+    min_check_steps: int | None = _setting(
+        None, "shortest adaptive check that passes: its SE(P) must come from enough steps to see the pressure's "
+        "slow fluctuations", none="min volume steps", added=True)
     rescale: Rescale = _setting(
         "beta", "how a failed check rescales the volume: beta (V exp(beta P), the reference's) or secant "
         "(V exp(P/B), B the bulk modulus of this temperature's EOS fit, then of the last two checks)", added=True)
@@ -179,7 +183,9 @@ class ProtocolSettings:
             (self.quench_eos == "run" or self.rescale == "secant",
              "quench_eos = skip needs rescale = secant: beta's steps (a bulk modulus of 200 GPa) would take many "
              "checks to cover a quench's contraction"),
-            (min(self.min_volume_steps, self.min_production_steps) >= 2, "minimum run lengths must be at least 2"),
+            (min(self.min_volume_steps, self.min_production_steps,
+                 self.min_volume_steps if self.min_check_steps is None else self.min_check_steps) >= 2,
+             "minimum run lengths must be at least 2"),
             (self.fit_start_ps is None or 0 < self.fit_start_ps < 0.5 * self.production_steps * self.timestep / 1000,
              f"the D fit start must be positive and below half the production run "
              f"({0.5 * self.production_steps * self.timestep / 1000:g} ps), got {self.fit_start_ps} ps"),
@@ -219,11 +225,13 @@ PRESETS: dict[str, ProtocolSettings] = {
                                 energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
-# check tests, checks until SE(P) < 0.3 x 5 kbar or |P| is surely above 5, EOS runs (melt only) until
+# check tests, checks until SE(P) < 0.3 x 5 kbar (at least 1000 steps) or |P| is surely above 5 (at least 400),
+# EOS runs (melt only) until
 # SE(P) < 0.6 x 5 kbar, secant rescales, production until sigma(D)/D < 10 % with the D fit window from 0.5 ps
 # (10 % of the shortest production), so that sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
-                          eos_error_fraction=0.6, min_volume_steps=400, rescale="secant", quench_eos="skip",
+                          eos_error_fraction=0.6, min_volume_steps=400, min_check_steps=1000, rescale="secant",
+                          quench_eos="skip",
                           target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100, fit_start_ps=0.5)
 
 

@@ -64,9 +64,10 @@ def run_size(settings: ProtocolSettings) -> dict[str, float]:
     and the production frames averaged (``analysis_frames``)."""
     ps = settings.timestep / 1000.0
     check_rule = settings.pressure_error_fraction is not None
-    volume, check = ((min(n, settings.min_volume_steps) if adaptive else n) for n, adaptive in (
-        (settings.volume_steps, check_rule or settings.eos_error_fraction is not None),
-        (settings.check_steps, check_rule)))
+    min_check = settings.min_volume_steps if settings.min_check_steps is None else settings.min_check_steps
+    volume, check = ((min(n, shortest) if adaptive else n) for n, shortest, adaptive in (
+        (settings.volume_steps, settings.min_volume_steps, check_rule or settings.eos_error_fraction is not None),
+        (settings.check_steps, min_check, check_rule)))
     return {"atoms": settings.atoms, "volume_ps": volume * ps, "check_ps": check * ps,
             "production_ps": settings.shortest_production_ps(), "analysis_frames": settings.analysis_frames}
 

@@ -117,6 +117,12 @@ def test_a_check_stops_once_its_pressure_surely_fails_and_an_eos_run_on_its_own_
     assert not pressure_error_rule(settings, "check")(near).stop
     assert pressure_error_rule(settings, "volume")(near).stop  # ... but enough for an EOS point
     assert not pressure_error_rule(settings, "check")(_snapshot((30.0 + 4 * noise)[:201])).stop  # 200 < 400 steps
+    # a precise check passes only after min_check_steps (1000 in fast): SE(P) from fewer misses slow fluctuations
+    precise = _snapshot(1.0 + 0.5 * noise)  # SE ~0.5 kbar after 400 steps
+    assert not pressure_error_rule(settings, "check")(precise).stop
+    assert pressure_error_rule(settings, "volume")(precise).stop
+    longer = _snapshot(1.0 + 0.5 * rng.normal(0.0, 14.0, 1001))
+    assert pressure_error_rule(settings, "check")(longer).stop
     assert pressure_error_rule(settings_for("paper"), "check") is None  # fixed lengths
     eos_only = settings_for("paper", eos_error_fraction=0.6)  # adaptive EOS runs, fixed-length checks
     assert pressure_error_rule(eos_only, "check") is None and pressure_error_rule(eos_only, "volume") is not None

@@ -49,8 +49,9 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
                dataclasses.replace(paper, fit_start_ps=1.0, target_d_error=0.1).fingerprint(),
                dataclasses.replace(paper, eos_error_fraction=0.6).fingerprint(),
                dataclasses.replace(paper, rescale="secant").fingerprint(),
-               dataclasses.replace(paper, rescale="secant", quench_eos="skip").fingerprint()}
-    assert len(changed) == 8 and paper.fingerprint() not in changed
+               dataclasses.replace(paper, rescale="secant", quench_eos="skip").fingerprint(),
+               dataclasses.replace(paper, min_check_steps=1000).fingerprint()}
+    assert len(changed) == 9 and paper.fingerprint() not in changed
     # without a stop rule the fit start changes only the analysis: the same runs, the same work directory
     assert dataclasses.replace(paper, fit_start_ps=1.0).fingerprint() == paper.fingerprint()
     info = {i.name: i for i in setting_info()}
