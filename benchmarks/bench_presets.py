@@ -12,8 +12,10 @@ from its MD checkpoints. Then ``<out>/table.md`` is written:
 - steps per stage (volume, check, production; summed over all temperatures) and in all, per preset, and the
   ratio fast / paper; MD hours of one core: all steps at the mean wall time per step of the runs that kept
   theirs (``MDResult.wall_s``, summed over the calls that resumed a run; runs made before it was kept have none);
-- agreement per quench temperature: density difference (%, goal ≤ 2), D(Li) difference in combined standard
-  errors (goal ≤ 1), RDF R² between the presets' production RDFs (goal > 0.99); Ea difference in combined errors.
+- agreement per quench temperature: density difference (%, goal ≤ 2) beside the band the pressure tolerance
+  allows either preset (± tolerance / B, B the bulk modulus of the search), D(Li) difference in combined
+  standard errors (goal ≤ 1), RDF R² between the presets' production RDFs (goal > 0.99); Ea difference in
+  combined errors.
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets, no Ea), for a comparison
@@ -45,6 +47,7 @@ SMALL = dict(atoms=24, temperatures=[2500.0], volume_steps=150, check_steps=300,
 #: the fast preset's rules at that scale
 FAST_SMALL = dict(min_volume_steps=50, min_production_steps=300, fit_start_ps=0.06)  # 10 % of 300 steps
 STAGES = ("volume", "check", "production")
+TOLERANCE = settings_for("paper").pressure_tolerance  # kbar: a check passes anywhere within it
 
 
 def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
@@ -62,7 +65,7 @@ def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) ->
         "formula": formula, "preset": preset, "scale": scale, "fingerprint": fingerprint, "source": result.source,
         **_steps(result.workdir), "temperatures": {
             f"{t.temperature:g}": {"density": t.production.density, "production_steps": t.production.n_steps,
-                                   "converged": t.production.converged,
+                                   "converged": t.production.converged, "bulk_modulus": t.bulk_modulus,
                                    "D": t.diffusion["Li"].D if "Li" in t.diffusion else None,
                                    "D_err": t.diffusion["Li"].D_err if "Li" in t.diffusion else None}
             for t in result.temperatures},
@@ -120,8 +123,11 @@ def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
             d_sigmas = abs(b["D"] - a["D"]) / sigma if a["D"] and b["D"] and sigma else math.nan
             ref, cand = (db.rdf(formula, paper["source"], float(t)) for db in (dp, df))
             r2 = compare_rdfs(ref, cand).r2 if ref is not None and cand is not None else math.nan
+            # the density band the pressure tolerance allows: tolerance / B of the paper preset's search
+            modulus = a.get("bulk_modulus") or b.get("bulk_modulus")
+            band = f"±{100 * TOLERANCE / modulus:.0f}" if modulus else "-"
             rows.append(f"| {formula} | {t} | {a['production_steps'] or '-'} / {b['production_steps'] or '-'} | "
-                        f"{density:+.1f} | "
+                        f"{density:+.1f} | {band} | "
                         f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
                         f"{b['D'] or math.nan:.2e} ± {b['D_err'] or math.nan:.1e} | {d_sigmas:.2f} | {r2:.3f} |")
     return rows
@@ -165,8 +171,9 @@ def main() -> None:
         + ("; so far (--status): finished runs only" if args.status else ""),
         "", "| composition | volume | check | production | all | fast/paper | MD hours (one core) |",
         "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
-        "", "| composition | T (K) | production steps | density Δ % | D(Li) paper | D(Li) fast | |ΔD|/σ | RDF R² |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
+        "", "| composition | T (K) | production steps | density Δ % | tolerance band % | D(Li) paper | D(Li) fast | "
+            "|ΔD|/σ | RDF R² |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
         "", "| composition | Ea paper (eV) | Ea fast (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
