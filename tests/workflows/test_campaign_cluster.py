@@ -154,6 +154,8 @@ def test_the_whole_campaign_killed_then_the_same_command_goes_on(reference, tmp_
     proc = subprocess.Popen(_cli(kwargs, ["Cu", "Ag"]), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     _wait_for("*/T2000/production-0.ckpt.npz", kwargs["workdir"], lambda: proc.poll() is None)
+    for formula in ("Cu", "Ag"):  # on a loaded machine one worker may start late: both must have a run to kill
+        _wait_for(f"{formula}-*/T*/*.traj", kwargs["workdir"], lambda: proc.poll() is None)
     group = [proc.pid, *(p.pid for p in psutil.Process(proc.pid).children(recursive=True))]
     os.killpg(proc.pid, signal.SIGKILL)  # client, scheduler, nannies and workers at once
     proc.wait()
