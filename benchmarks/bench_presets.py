@@ -66,6 +66,7 @@ def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) ->
         **_steps(result.workdir), "temperatures": {
             f"{t.temperature:g}": {"density": t.production.density, "production_steps": t.production.n_steps,
                                    "converged": t.production.converged, "bulk_modulus": t.bulk_modulus,
+                                   "run_id": t.run_id,
                                    "D": t.diffusion["Li"].D if "Li" in t.diffusion else None,
                                    "D_err": t.diffusion["Li"].D_err if "Li" in t.diffusion else None}
             for t in result.temperatures},
@@ -104,7 +105,7 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> d
                     & rows.key.str.startswith(settings.fingerprint())]
         for r in rows.itertuples():
             temperatures[f"{r.temperature:g}"] = {"density": r.density, "production_steps": None, "converged": None,
-                                                  "D": r.D, "D_err": r.D_err}
+                                                  "D": r.D, "D_err": r.D_err, "run_id": r.run_id}
     workdir = out / "runs" / f"{formula}-{source}-{settings.fingerprint()}"
     return {"formula": formula, "preset": preset, "source": source, **_steps(workdir), "temperatures": temperatures,
             "Ea": None}
@@ -121,7 +122,8 @@ def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
             density = 100 * (b["density"] - a["density"]) / a["density"]
             sigma = (math.hypot(a["D_err"], b["D_err"]) if a["D_err"] and b["D_err"] else math.nan)
             d_sigmas = abs(b["D"] - a["D"]) / sigma if a["D"] and b["D"] and sigma else math.nan
-            ref, cand = (db.rdf(formula, paper["source"], float(t)) for db in (dp, df))
+            ref, cand = (db.rdf(formula, paper["source"], float(t), run_id=x.get("run_id"))
+                         for db, x in ((dp, a), (df, b)))
             r2 = compare_rdfs(ref, cand).r2 if ref is not None and cand is not None else math.nan
             # the density band the pressure tolerance allows: tolerance / B of the paper preset's search
             modulus = a.get("bulk_modulus") or b.get("bulk_modulus")
