@@ -94,6 +94,15 @@ def secant_bulk_modulus(volumes: tuple[float, float], pressures: tuple[float, fl
     return -dp / dlnv
 
 
+def secant_partner(points: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """The check the last of ``points`` (volume Å³, P kbar, SE kbar; oldest first, at least two) takes its
+    secant with: the latest one on the other side of zero pressure at another volume (regula falsi: the zero
+    stays bracketed), else the latest at another volume, else the one before it."""
+    volume, pressure, _ = points[-1]
+    others = [p for p in points[:-1] if p[0] != volume] or points[:-1]
+    return next((p for p in reversed(others) if p[1] * pressure < 0), others[-1])
+
+
 def rescaled_volume(volume: float, pressure: float, bulk_modulus: float, max_log_step: float = 0.15) -> float:
     """The volume (Å³) where P would vanish if P(V) fell with the bulk modulus ``bulk_modulus`` (kbar):
     V exp(P/B), the step |ln(V'/V)| at most ``max_log_step``. The reference's rescale V exp(βP) is this step

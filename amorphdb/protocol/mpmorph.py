@@ -36,7 +36,7 @@ from ..md.files import MDResult, atomic_write, load_result
 from ..md.runner import StopRule, run_nvt
 from ..structure import pack
 from .convergence import finite_error, judge_check, pressure_error_rule
-from .eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus
+from .eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus, secant_partner
 from .results import TemperatureResult
 from .settings import ProtocolSettings
 
@@ -190,8 +190,9 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     temperature ``start`` comes from (the melt, for a quench). With ``quench_eos = "skip"`` and a quench (a
     ``start_temperature`` and the melt's ``bulk_modulus``, kbar), there are no EOS runs: the first check runs at
     the start volume. A failed pressure rescales V → V exp(βP), or with ``rescale = "secant"`` V → V exp(P/B):
-    B from the EOS fit (or the melt's), then from the last two checks when their pressures differ by more than
-    twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at most 15 % in ln V.
+    B from the EOS fit (or the melt's), then from the last check and its partner (:func:`.eos.secant_partner`)
+    when their pressures differ by more than twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at
+    most 15 % in ln V.
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
     pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
@@ -204,7 +205,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     else:
         (atoms, bulk_modulus), check_origin = _eos_search(ctx, start, temperature, start_temperature), None
     rescales = reruns = 0
-    previous: MDResult | None = None
+    points: list[tuple[float, float, float]] = []  # (volume Å3, P kbar, SE kbar) of the checks so far
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
         check, check_id = ctx.md(atoms, temperature, "check", iteration, s.check_steps,
                                  start_temperature=check_origin if iteration == 0 else None,
@@ -216,13 +217,11 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
         log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
                  check.volume, check.density, verdict.message,
                  f" (not converged: {', '.join(failed)})" if failed else "")
-        if s.rescale == "secant" and previous is not None:
-            secant = secant_bulk_modulus(
-                (previous.volume, check.volume), (previous.pressure(s.pressure_convention), pressure),
-                (finite_error(previous.pressure_err(s.pressure_convention)),
-                 finite_error(check.pressure_err(s.pressure_convention))))
+        points.append((check.volume, pressure, finite_error(check.pressure_err(s.pressure_convention))))
+        if s.rescale == "secant" and len(points) > 1:
+            partner = secant_partner(points)
+            secant = secant_bulk_modulus(*zip(partner, points[-1]))
             bulk_modulus = secant if secant is not None else bulk_modulus
-        previous = check
         if verdict.converged:
             return VolumeSearch(check, rescales, reruns, bulk_modulus)
         atoms = last_frame(check)
