@@ -70,8 +70,8 @@ def test_the_bulk_modulus_is_checked_against_the_secant_of_the_runs_around_the_z
 def test_the_secant_keeps_the_zero_bracketed():
     from amorphdb.protocol.eos import secant_partner
 
-    # Li3P at 1000 K (densities): 1.205 at -8.1, 1.400 at +13.4, then 1.275 at +4.8: the partner of the last is
-    # the latest check on the other side of zero pressure, not the one before it
+    # densities as in Li3P's 1000 K search: 1.205 at -8.1, 1.400 at +13.4, then (say) 1.275 at +4.8: the partner
+    # of the last is the latest check on the other side of zero pressure, not the one before it
     v = {rho: 100.0 / rho for rho in (0.893, 1.037, 1.205, 1.400, 1.275)}
     points = [(v[0.893], -14.3, 1.1), (v[1.037], -11.1, 1.0), (v[1.205], -8.1, 1.4), (v[1.400], 13.4, 1.2),
               (v[1.275], 4.8, 0.5)]
