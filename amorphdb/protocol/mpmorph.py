@@ -172,7 +172,7 @@ def _nearest(runs: list[MDResult], volume: float) -> MDResult:
 @dataclass(frozen=True)
 class VolumeSearch:
     """Where a volume search ended: its last check run, the rescales and energy-only reruns it took, and the
-    bulk modulus (kbar) it last used: the EOS fit's, or the secant of its last two checks."""
+    bulk modulus (kbar) it last used: the EOS fit's (or the melt's), or a secant of its checks."""
 
     check: MDResult
     rescales: int
