@@ -41,7 +41,9 @@ import amorphdb
 from amorphdb.analysis.rdf import compare_rdfs, partial_rdfs
 from amorphdb.analysis.trajectory import evenly_spaced
 from amorphdb.database.api import Database
+from amorphdb.composition import parse_formula
 from amorphdb.protocol.settings import settings_for
+from amorphdb.workflows.melt_quench import default_workdir
 
 HERE = Path(__file__).resolve().parent
 #: both presets, scaled down: 24 atoms, one quench temperature, short runs (the quick preset's tolerances)
@@ -111,7 +113,7 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> d
         for r in rows.itertuples():
             temperatures[f"{r.temperature:g}"] = {"density": r.density, "production_steps": None, "converged": None,
                                                   "D": r.D, "D_err": r.D_err, "run_id": r.run_id}
-    workdir = out / "runs" / f"{formula}-{source}-{settings.fingerprint()}"
+    workdir = default_workdir(parse_formula(formula).reduced_formula, source, settings, out / "runs")
     return {"formula": formula, "preset": preset, "source": source, **_steps(workdir), "temperatures": temperatures,
             "Ea": None}
 

@@ -77,8 +77,8 @@ def _local_modulus(volumes: np.ndarray, pressures: np.ndarray, fallback: float) 
     if not pairs:
         return fallback
     i = min(pairs)[1]
-    modulus = -(p[i + 1] - p[i]) / math.log(v[i + 1] / v[i])
-    return float(modulus) if modulus > 0 else fallback
+    modulus = secant_bulk_modulus((v[i], v[i + 1]), (p[i], p[i + 1]), (0.0, 0.0))  # the fit's runs: no noise test
+    return float(modulus) if modulus is not None else fallback
 
 
 def secant_bulk_modulus(volumes: tuple[float, float], pressures: tuple[float, float],

@@ -116,7 +116,8 @@ class ProtocolSettings:
         "slow fluctuations", none="min volume steps", added=True)
     rescale: Rescale = _setting(
         "beta", "how a failed check rescales the volume: beta (V exp(beta P), the reference's) or secant "
-        "(V exp(P/B), B the bulk modulus of this temperature's EOS fit, then of the last two checks)", added=True)
+        "(V exp(P/B), B the bulk modulus of this temperature's EOS fit, then the secant of the last check and the "
+        "latest one across zero pressure, else the one before)", added=True)
     quench_eos: QuenchEOS = _setting(
         "run", "at the quench temperatures: run the EOS runs, or skip them and check from the melt's volume "
         "(rescaled with the melt's bulk modulus first; needs --rescale secant)", added=True)
@@ -226,13 +227,13 @@ PRESETS: dict[str, ProtocolSettings] = {
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
 # check tests, checks until SE(P) < 0.3 x 5 kbar (at least 1000 steps) or |P| is surely above 5 (at least 400),
-# EOS runs (melt only) until
-# SE(P) < 0.6 x 5 kbar, secant rescales, production until sigma(D)/D < 10 % with the D fit window from 0.5 ps
-# (10 % of the shortest production), so that sigma(D) falls as the run goes on (docs/protocol.md)
+# EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant rescales, production until sigma(D)/D < 10 % with the
+# D fit window from 0.5 ps (10 % of the shortest production), so that sigma(D) falls as the run goes on
+# (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
                           eos_error_fraction=0.6, min_volume_steps=400, min_check_steps=1000, rescale="secant",
-                          quench_eos="skip",
-                          target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100, fit_start_ps=0.5)
+                          quench_eos="skip", target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100,
+                          fit_start_ps=0.5)
 
 
 @dataclass(frozen=True)
