@@ -12,6 +12,7 @@ from its MD checkpoints. Then ``<out>/table.md`` is written:
 - steps per stage (volume, check, production; summed over all temperatures) and in all, per preset, and the
   ratio fast / paper; MD hours of one core: all steps at the mean wall time per step of the runs that kept
   theirs (``MDResult.wall_s``, summed over the calls that resumed a run; runs made before it was kept have none);
+- steps per temperature (all stages), per preset, and their ratio;
 - agreement per quench temperature: density difference (%, goal ≤ 2) beside the band the pressure tolerance
   allows either preset (± tolerance / B, B the bulk modulus of the search), D(Li) difference in combined
   standard errors (goal ≤ 1), RDF R² between the presets' production RDFs over 100 frames of each second half
@@ -91,12 +92,16 @@ def _steps(workdir: Path) -> dict:
     """Steps per stage of the finished MD runs in ``workdir``, and the steps and seconds of those that kept their
     wall time (``MDResult.wall_s``; runs finished before it was kept have none)."""
     steps, timed_steps, timed_s = dict.fromkeys(STAGES, 0), 0, 0.0
+    per_temperature: dict[str, int] = {}
     for path in workdir.glob("T*/*.result.json"):
         run = json.loads(path.read_text())
         steps[path.name.split("-")[0]] += run["n_steps"]
+        t = path.parent.name[1:]
+        per_temperature[t] = per_temperature.get(t, 0) + run["n_steps"]
         if math.isfinite(run.get("wall_s", math.nan)):
             timed_steps, timed_s = timed_steps + run["n_steps"], timed_s + run["wall_s"]
-    return {"steps": steps, "timed_steps": timed_steps, "timed_s": timed_s}
+    return {"steps": steps, "steps_per_temperature": per_temperature, "timed_steps": timed_steps,
+            "timed_s": timed_s}
 
 
 def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
@@ -105,15 +110,16 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> d
     settings = settings_for(preset, **_overrides(preset, scale))
     source = f"mlip-{engine}"
     temperatures = {}
+    workdir = default_workdir(parse_formula(formula).reduced_formula, source, settings, out / "runs")
     if (out / f"{preset}.sqlite").exists():
         with Database(out / f"{preset}.sqlite") as db:
             rows = db.query(source=source)
         rows = rows[(rows.formula == formula) & (rows.stage == "production") & (rows.status == "done")
                     & rows.key.str.startswith(settings.fingerprint())]
         for r in rows.itertuples():
-            temperatures[f"{r.temperature:g}"] = {"density": r.density, "production_steps": None, "converged": None,
-                                                  "D": r.D, "D_err": r.D_err, "run_id": r.run_id}
-    workdir = default_workdir(parse_formula(formula).reduced_formula, source, settings, out / "runs")
+            result = json.loads((workdir / f"T{r.temperature:g}" / "production-0.result.json").read_text())
+            temperatures[f"{r.temperature:g}"] = {"density": r.density, "production_steps": result["n_steps"],
+                                                  "converged": None, "D": r.D, "D_err": r.D_err, "run_id": r.run_id}
     return {"formula": formula, "preset": preset, "source": source, **_steps(workdir), "temperatures": temperatures,
             "Ea": None}
 
@@ -168,7 +174,7 @@ def main() -> None:
         for formula in args.formulas:
             run_preset(formula, args.preset, args.scale, args.engine, out)
         return
-    steps_rows, agree_rows, ea_rows = [], [], []
+    steps_rows, temperature_rows, agree_rows, ea_rows = [], [], [], []
     summarise = progress if args.status else run_preset
     for formula in args.formulas:
         paper, fast = (summarise(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
@@ -179,6 +185,12 @@ def main() -> None:
         steps_rows.append(f"| {formula} | " + " | ".join(f"{a[s]} / {b[s]}" for s in STAGES)
                           + f" | {total_a} / {total_b} | {total_b / total_a if total_a else math.nan:.2f} | "
                           f"{hours[0]:.1f} / {hours[1]:.1f} |")
+        temperature_rows += [
+            f"| {formula} | {t} | {paper['steps_per_temperature'].get(t, 0)} / {fast['steps_per_temperature'].get(t, 0)}"
+            f" | {fast['steps_per_temperature'].get(t, 0) / paper['steps_per_temperature'][t]:.2f} | "
+            f"{'yes' if t in paper['temperatures'] and t in fast['temperatures'] else 'no'} |"
+            for t in sorted(paper["steps_per_temperature"].keys() & fast["steps_per_temperature"].keys(),
+                            key=float, reverse=True)]
         agree_rows += agreement(formula, paper, fast, out)
         if paper["Ea"] and fast["Ea"]:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
@@ -189,6 +201,8 @@ def main() -> None:
         + ("; so far (--status): finished runs only" if args.status else ""),
         "", "| composition | volume | check | production | all | fast/paper | MD hours (one core) |",
         "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
+        "", "| composition | T (K) | steps paper / fast | fast/paper | both productions done |",
+        "| --- | --- | --- | --- | --- |", *temperature_rows,
         "", "| composition | T (K) | production steps | density Δ % | tolerance band % | D(Li) paper | D(Li) fast | "
             "|ΔD|/σ | RDF R² |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
