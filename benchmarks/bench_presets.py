@@ -7,7 +7,8 @@
 Each composition runs under both presets (``amorphdb.run``, one database and work directory per preset under
 ``--out``). Resumable: a finished (composition, preset) is kept in ``<out>/<formula>-<preset>.json``, with the
 settings' fingerprint (a summary of another definition of the preset is run again); an interrupted one resumes
-from its MD checkpoints. Then ``<out>/table.md`` is written:
+from its MD checkpoints; one that fails (a search that does not converge, MD that blows up) is logged, and the
+next composition runs. Then ``<out>/table.md`` is written:
 
 - steps per stage (volume, check, production; summed over all temperatures) and in all, per preset, and the
   ratio fast / paper; MD hours of one core: all steps at the mean wall time per step of the runs that kept
@@ -172,12 +173,19 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if args.preset:
         for formula in args.formulas:
-            run_preset(formula, args.preset, args.scale, args.engine, out)
+            try:
+                run_preset(formula, args.preset, args.scale, args.engine, out)
+            except amorphdb.AmorphDBError as exc:  # a failed search or MD: the next composition still runs
+                logging.error("%s under %s failed: %s", formula, args.preset, exc)
         return
     steps_rows, temperature_rows, agree_rows, ea_rows = [], [], [], []
     summarise = progress if args.status else run_preset
     for formula in args.formulas:
-        paper, fast = (summarise(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
+        try:
+            paper, fast = (summarise(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
+        except amorphdb.AmorphDBError as exc:
+            steps_rows.append(f"| {formula} | failed: {exc} | | | | | |")
+            continue
         a, b = paper["steps"], fast["steps"]
         total_a, total_b = sum(a.values()), sum(b.values())
         hours = [total * (run["timed_s"] / run["timed_steps"] if run["timed_steps"] else math.nan) / 3600
