@@ -20,7 +20,8 @@ next composition runs. Then ``<out>/table.md`` is written:
   (goal > 0.99); Ea difference in combined errors.
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
-the finished runs, the temperatures whose production is analysed under both presets, no Ea), for a comparison
+the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
+their EOS fit, no Ea), for a comparison
 that takes several sessions.
 
 ``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
@@ -43,6 +44,8 @@ import amorphdb
 from amorphdb.analysis.rdf import compare_rdfs, partial_rdfs
 from amorphdb.analysis.trajectory import evenly_spaced
 from amorphdb.database.api import Database
+from amorphdb.md.files import MDResult
+from amorphdb.protocol.eos import fit_zero_pressure_volume
 from amorphdb.composition import parse_formula
 from amorphdb.protocol.settings import settings_for
 from amorphdb.workflows.melt_quench import default_workdir
@@ -119,10 +122,22 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> d
                     & rows.key.str.startswith(settings.fingerprint())]
         for r in rows.itertuples():
             result = json.loads((workdir / f"T{r.temperature:g}" / "production-0.result.json").read_text())
-            temperatures[f"{r.temperature:g}"] = {"density": r.density, "production_steps": result["n_steps"],
-                                                  "converged": None, "D": r.D, "D_err": r.D_err, "run_id": r.run_id}
+            temperatures[f"{r.temperature:g}"] = {
+                "density": r.density, "production_steps": result["n_steps"], "converged": None, "D": r.D,
+                "D_err": r.D_err, "run_id": r.run_id,
+                "bulk_modulus": _eos_modulus(workdir / f"T{r.temperature:g}", settings.pressure_convention)}
     return {"formula": formula, "preset": preset, "source": source, **_steps(workdir), "temperatures": temperatures,
             "Ea": None}
+
+
+def _eos_modulus(directory: Path, convention: str) -> float | None:
+    """The bulk modulus (kbar) of the EOS fit of the volume runs in ``directory`` (None without a bracketed
+    zero: no EOS runs, as in a quench of ``fast``), as the search computed it."""
+    runs = [MDResult(**json.loads(p.read_text())) for p in directory.glob("volume-*.result.json")]
+    pressures = [r.pressure(convention) for r in runs]
+    if not runs or min(pressures) > 0 or max(pressures) < 0:
+        return None
+    return fit_zero_pressure_volume([r.volume for r in runs], pressures).bulk_modulus
 
 
 def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
