@@ -21,8 +21,7 @@ next composition runs. Then ``<out>/table.md`` is written:
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
-their EOS fit, no Ea), for a comparison
-that takes several sessions.
+their EOS fit, no Ea), for a comparison that takes several sessions.
 
 ``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
 rules on a 24-atom cell and short runs, so that the machinery can be checked here; its numbers say nothing about
