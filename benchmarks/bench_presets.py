@@ -207,12 +207,11 @@ def main() -> None:
         steps_rows.append(f"| {formula} | " + " | ".join(f"{a[s]} / {b[s]}" for s in STAGES)
                           + f" | {total_a} / {total_b} | {total_b / total_a if total_a else math.nan:.2f} | "
                           f"{hours[0]:.1f} / {hours[1]:.1f} |")
+        per_a, per_b = paper["steps_per_temperature"], fast["steps_per_temperature"]
         temperature_rows += [
-            f"| {formula} | {t} | {paper['steps_per_temperature'].get(t, 0)} / {fast['steps_per_temperature'].get(t, 0)}"
-            f" | {fast['steps_per_temperature'].get(t, 0) / paper['steps_per_temperature'][t]:.2f} | "
+            f"| {formula} | {t} | {per_a[t]} / {per_b[t]} | {per_b[t] / per_a[t]:.2f} | "
             f"{'yes' if t in paper['temperatures'] and t in fast['temperatures'] else 'no'} |"
-            for t in sorted(paper["steps_per_temperature"].keys() & fast["steps_per_temperature"].keys(),
-                            key=float, reverse=True)]
+            for t in sorted(per_a.keys() & per_b.keys(), key=float, reverse=True)]
         agree_rows += agreement(formula, paper, fast, out)
         if paper["Ea"] and fast["Ea"]:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
