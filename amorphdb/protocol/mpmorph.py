@@ -6,7 +6,8 @@ check (:func:`equilibrate`; the paper's test or the statistical one, :mod:`.conv
 run. EOS and check runs may stop when their mean pressure is known, production when D is
 (:func:`.convergence.pressure_error_rule`, :attr:`RunContext.production_stop`). The melt comes first; each quench
 temperature starts from the last melt frame with fresh velocities (:func:`melt`, :func:`quench`; each is one
-:func:`anneal`), with or without EOS runs of its own (``quench_eos``).
+:func:`anneal`), with or without EOS runs of its own (``quench_eos``), at the melt's volume or at that of the
+next hotter quench (``quench_start``).
 
 Every MD run has a key that encodes the settings, temperature, stage and iteration, and a set of files in the
 work directory (:mod:`amorphdb.md`). A run whose ledger row is ``done`` and whose result file has the matching
@@ -200,7 +201,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     skip_eos = s.quench_eos == "skip" and start_temperature is not None and bulk_modulus is not None
     if skip_eos:
         atoms, check_origin = start, start_temperature
-        log.info("T=%g K: no EOS runs; checks from the melt's volume %.1f Å3 (bulk modulus %.0f kbar)",
+        log.info("T=%g K: no EOS runs; checks from the start volume %.1f Å3 (bulk modulus %.0f kbar)",
                  temperature, start.get_volume(), bulk_modulus)
     else:
         (atoms, bulk_modulus), check_origin = _eos_search(ctx, start, temperature, start_temperature), None
@@ -333,8 +334,17 @@ def melt(ctx: RunContext, start: Atoms) -> TemperatureResult:
     return anneal(ctx, start, ctx.settings.melt_temperature)
 
 
-def quench(ctx: RunContext, melted: TemperatureResult, temperature: float) -> TemperatureResult:
+def quench(ctx: RunContext, melted: TemperatureResult, temperature: float,
+           previous: TemperatureResult | None = None) -> TemperatureResult:
     """One quench temperature (K): :func:`anneal` from the last frame of the melt's production run, with fresh
-    velocities. The quenches of one melt are independent of each other (a campaign runs them in parallel)."""
-    return anneal(ctx, last_frame(melted.production), temperature, ctx.settings.melt_temperature,
-                  melted.bulk_modulus)
+    velocities. ``previous``: a finished hotter quench (``quench_start = "previous"``): the melt's frame is then
+    scaled to its production volume and its bulk modulus steers the first rescale, so that the search does not
+    travel from the melt's volume again. Without it the quenches of one melt are independent of each other
+    (a campaign runs them in parallel)."""
+    origin, bulk_modulus = last_frame(melted.production), melted.bulk_modulus
+    if previous is not None:
+        origin = _scaled(origin, previous.production.volume)
+        bulk_modulus = previous.bulk_modulus or bulk_modulus
+        log.info("T=%g K: starts from the volume of T=%g K, %.1f Å3 (%.3f g/cm3)", temperature,
+                 previous.temperature, previous.production.volume, previous.production.density)
+    return anneal(ctx, origin, temperature, ctx.settings.melt_temperature, bulk_modulus)

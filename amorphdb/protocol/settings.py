@@ -22,6 +22,7 @@ PressureConvention = Literal["virial", "total"]
 Convergence = Literal["paper", "statistical"]
 Rescale = Literal["beta", "secant"]
 QuenchEOS = Literal["run", "skip"]
+QuenchStart = Literal["melt", "previous"]
 
 #: Peak memory of one CHGNet energy + forces + stress call per atom (MiB; bcc Li 128 → 1024 atoms: 1.18 → 6.74 GiB
 #: peak RSS, measured on this project's 2-core machine) and the pairwise distance matrix of the packing check
@@ -121,6 +122,10 @@ class ProtocolSettings:
     quench_eos: QuenchEOS = _setting(
         "run", "at the quench temperatures: run the EOS runs, or skip them and check from the melt's volume "
         "(rescaled with the melt's bulk modulus first; needs --rescale secant)", added=True)
+    quench_start: QuenchStart = _setting(
+        "melt", "the volume a quench's search starts from (its structure is always the melt's last frame): the "
+        "melt's (the quenches independent of each other), or that of the next hotter quench, which then runs "
+        "first (hottest first, one after another)", added=True)
     target_d_error: float | None = _setting(
         None, "production stops once the relative error of D falls below this (checked every checkpoint "
         "interval)", none="off", added=True)
@@ -181,6 +186,8 @@ class ProtocolSettings:
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),
+            (self.quench_start in get_args(QuenchStart),
+             f"quench_start must be {' or '.join(map(repr, get_args(QuenchStart)))}"),
             (self.quench_eos == "run" or self.rescale == "secant",
              "quench_eos = skip needs rescale = secant: beta's steps (a bulk modulus of 200 GPa) would take many "
              "checks to cover a quench's contraction"),
@@ -195,6 +202,13 @@ class ProtocolSettings:
             if not ok:
                 raise InputError(message)
         return self
+
+    def quench_order(self) -> tuple[float, ...]:
+        """The quench temperatures (K) in the order they run: as given, or hottest first when each starts from
+        the volume of the one before (``quench_start = "previous"``)."""
+        if self.quench_start == "previous":
+            return tuple(sorted(self.temperatures, reverse=True))
+        return self.temperatures
 
     def shortest_production_ps(self) -> float:
         """Length (ps) of the shortest production run these settings allow."""
@@ -227,13 +241,13 @@ PRESETS: dict[str, ProtocolSettings] = {
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
 # check tests, checks until SE(P) < 0.3 x 5 kbar (at least 1000 steps) or |P| is surely above 5 (at least 400),
-# EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant rescales, production until sigma(D)/D < 10 % with the
-# D fit window from 0.5 ps (10 % of the shortest production), so that sigma(D) falls as the run goes on
-# (docs/protocol.md)
+# EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant rescales, quenches hottest first, each from the volume
+# of the one before, production until sigma(D)/D < 10 % with the D fit window from 0.5 ps (10 % of the shortest
+# production), so that sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
                           eos_error_fraction=0.6, min_volume_steps=400, min_check_steps=1000, rescale="secant",
-                          quench_eos="skip", target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100,
-                          fit_start_ps=0.5)
+                          quench_eos="skip", quench_start="previous", target_d_error=0.1, min_production_steps=2500,
+                          checkpoint_interval=100, fit_start_ps=0.5)
 
 
 @dataclass(frozen=True)

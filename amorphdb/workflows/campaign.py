@@ -2,8 +2,8 @@
 
 The unit of work is one MD stage chain of :mod:`.melt_quench`: per composition a **melt** task (the packed
 start and the melt), one **quench** task per temperature (they start as soon as the melt is done and run in
-parallel with each other) and the **fit** (Arrhenius, per species) when all of its temperatures are done;
-opt-in, the **limit** (:func:`.amorphous_limit.amorphous_limit`, same engine) from the production run of the
+parallel with each other; with ``quench_start = "previous"`` one after another, hottest first) and the **fit**
+(Arrhenius, per species) when all of its temperatures are done; opt-in, the **limit** (:func:`.amorphous_limit.amorphous_limit`, same engine) from the production run of the
 coldest quench temperature (of the melt when there are none) when that task is done.
 Each task records its state in the database's task book (:mod:`amorphdb.database.tasks`); its MD runs are
 found again and resumed through the run keys and MD checkpoints, exactly as ``amorphdb run`` does. Hence:
@@ -291,11 +291,15 @@ def melt_task(spec: CampaignSpec, formula: str) -> TaskOutcome:
     return _execute(spec, formula, "melt", run_melt)
 
 
-def quench_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, temperature: float) -> TaskOutcome:
-    """Task ``T<K>``: one quench temperature from the finished melt (:func:`.melt_quench.run_quench`)."""
+def quench_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, temperature: float,
+                previous: TaskOutcome | None = None) -> TaskOutcome:
+    """Task ``T<K>``: one quench temperature from the finished melt (:func:`.melt_quench.run_quench`), at the
+    volume of ``previous`` (the next hotter quench's task, ``quench_start = "previous"``) when that is done, else
+    (it failed) at the melt's."""
     blocked = None if melted.status == "done" else f"the melt failed: {melted.message}"
+    start = previous.result if previous is not None and previous.status == "done" else None
     return _execute(spec, formula, quench_name(temperature),
-                    lambda job: run_quench(job, melted.result, temperature), blocked)
+                    lambda job: run_quench(job, melted.result, temperature, start), blocked)
 
 
 def fit_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, *quenched: TaskOutcome) -> TaskOutcome:
@@ -557,12 +561,14 @@ def _submit(client, spec: CampaignSpec, formulas: list[str]) -> dict:
     for formula in formulas:
         melted = client.submit(melt_task, spec, formula, key=f"melt-{formula}-{token}", priority=0)
         futures[melted] = (formula, "melt")
-        quenched = []
-        for t in spec.settings.temperatures:
-            future = client.submit(quench_task, spec, formula, melted, t, key=f"quench-{formula}-{t:g}-{token}",
-                                   priority=1)
+        quenched, previous = {}, None
+        for t in spec.settings.quench_order():  # each after the one before with quench_start = previous
+            future = client.submit(quench_task, spec, formula, melted, t, previous,
+                                   key=f"quench-{formula}-{t:g}-{token}", priority=1)
             futures[future] = (formula, quench_name(t))
-            quenched.append(future)
+            quenched[t] = future
+            previous = future if spec.settings.quench_start == "previous" else None
+        quenched = [quenched[t] for t in spec.settings.temperatures]
         futures[client.submit(fit_task, spec, formula, melted, *quenched, key=f"fit-{formula}-{token}",
                               priority=2)] = (formula, "fit")
         if spec.limit is not None:  # from the coldest quench temperature, or the melt without any

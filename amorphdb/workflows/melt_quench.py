@@ -83,8 +83,8 @@ def check_production_frames(settings: ProtocolSettings) -> None:
 @dataclass
 class CompositionRun:
     """One composition's protocol, checked and ready to run stage by stage: :func:`run_melt`, then
-    :func:`run_quench` per quench temperature (independent of each other), then
-    :func:`fit_composition_arrhenius`. Made by :func:`prepare`."""
+    :func:`run_quench` per quench temperature (independent of each other, unless each starts from the volume
+    of the next hotter one: ``quench_start``), then :func:`fit_composition_arrhenius`. Made by :func:`prepare`."""
 
     ctx: RunContext  # formula, source, engine, settings, work directory; ``ctx.ledger`` is ``db``
     composition: Composition  # the whole cell
@@ -124,9 +124,11 @@ def run_melt(job: CompositionRun) -> TemperatureResult:
     return _analysed(job, melt(job.ctx, packed_start(job.composition, job.ctx.settings, job.ctx.workdir)))
 
 
-def run_quench(job: CompositionRun, melted: TemperatureResult, temperature: float) -> TemperatureResult:
-    """One quench temperature (K) from the melt's last frame, analysed and stored."""
-    return _analysed(job, quench(job.ctx, melted, temperature))
+def run_quench(job: CompositionRun, melted: TemperatureResult, temperature: float,
+               previous: TemperatureResult | None = None) -> TemperatureResult:
+    """One quench temperature (K) from the melt's last frame (at the volume of ``previous``, a finished hotter
+    quench, when given: ``quench_start = "previous"``), analysed and stored."""
+    return _analysed(job, quench(job.ctx, melted, temperature, previous))
 
 
 def fit_composition_arrhenius(job: CompositionRun,
@@ -154,7 +156,11 @@ def run(formula: str, *, preset: str = "quick", engine: str | Potential = "chgne
     job = prepare(formula, preset=preset, engine=engine, temperatures=temperatures, db=db, workdir=workdir,
                   progress=progress, device=device, analyse=analyse, **overrides)
     melted = run_melt(job)
-    results = [melted, *(run_quench(job, melted, t) for t in job.ctx.settings.temperatures)]
+    settings, done, previous = job.ctx.settings, {}, None
+    for t in settings.quench_order():  # hottest first when each quench starts from the one before
+        done[t] = run_quench(job, melted, t, previous)
+        previous = done[t] if settings.quench_start == "previous" else None
+    results = [melted, *(done[t] for t in settings.temperatures)]
     quenched = results[1:] or results  # the melt is not on the quench's Arrhenius line
     ctx = job.ctx
     return ProtocolResult(ctx.formula, ctx.source, ctx.settings, ctx.workdir, results,

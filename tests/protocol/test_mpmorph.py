@@ -240,12 +240,41 @@ def test_quench_without_eos_runs_checks_from_the_melt_volume_with_secant_rescale
     assert checks[0].fields["pressure"] < -5.0  # colder at the hot volume: under tension
     assert abs(cold.production.pressure_virial) < 15.0 and abs(checks[-1].fields["pressure"]) < 5.0
     assert 1 <= cold.n_rescales <= 3 and len(checks) == cold.n_rescales + cold.n_energy_reruns + 1
-    assert "T=300 K: no EOS runs; checks from the melt's volume" in caplog.text
+    assert "T=300 K: no EOS runs; checks from the start volume" in caplog.text
     # the same calls again take every run from the files
     stamps = file_times(tmp_path)
     assert quench(ctx, melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)), 300.0).production == cold.production
     assert file_times(tmp_path) == stamps
 
+
+def test_a_quench_from_the_previous_one_starts_at_its_volume_with_the_melt_structure(tmp_path, caplog, file_times):
+    # quench_start = previous: 300 K starts from the melt's last frame scaled to the 700 K production volume, and
+    # its first rescale uses the 700 K search's bulk modulus; the order is hottest first
+    from ase.io import read
+
+    from amorphdb.protocol.mpmorph import last_frame, melt, quench
+
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, melt_temperature=1200.0, temperatures=(300.0, 700.0), volume_steps=200,
+                   check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=5.0, energy_tolerance=0.05,
+                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", quench_start="previous")
+    assert ctx.settings.quench_order() == (700.0, 300.0)
+    with caplog.at_level("INFO", logger="amorphdb.protocol"):
+        melted = melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+        warm = quench(ctx, melted, 700.0)
+        cold = quench(ctx, melted, 300.0, warm)
+    first = next(r for r in ledger.stage("check") if r.temperature == 300.0)
+    assert first.fields["volume"] == pytest.approx(warm.production.volume)
+    assert warm.production.volume < melted.production.volume  # it did not start from the melt's volume
+    start = read(first.trajectory_path, index=0)
+    melt_frame = last_frame(melted.production)
+    assert np.allclose(start.get_scaled_positions(wrap=True), melt_frame.get_scaled_positions(wrap=True), atol=1e-3)
+    assert "T=300 K: starts from the volume of T=700 K" in caplog.text
+    assert abs(cold.production.pressure_virial) < 15.0
+    # the same calls again take every run from the files
+    stamps = file_times(tmp_path)
+    assert quench(ctx, melted, 300.0, quench(ctx, melted, 700.0)).production == cold.production
+    assert file_times(tmp_path) == stamps
 
 @pytest.mark.parametrize("rescale", ["beta", "secant"])
 def test_failed_checks_are_rescaled_by_beta_or_by_the_measured_bulk_modulus(tmp_path, rescale):

@@ -38,6 +38,8 @@ def test_fast_preset_is_the_paper_cell_with_statistical_tests_and_adaptive_lengt
     assert paper.convergence == "paper" and paper.pressure_error_fraction is None and paper.target_d_error is None
     # D fitted from 0.5 ps on, 10 % of the shortest production: the error of D falls as the run goes on
     assert fast.fit_start_ps == 0.5 == 0.1 * fast.shortest_production_ps() and paper.fit_start_ps is None
+    # fast quenches hottest first, each from the volume of the one before; paper's are independent, as given
+    assert fast.quench_order() == (2500.0, 2000.0, 1500.0, 1000.0) and paper.quench_order() == paper.temperatures
 
 
 def test_settings_added_later_enter_the_fingerprint_only_when_set():
@@ -50,8 +52,10 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
                dataclasses.replace(paper, eos_error_fraction=0.6).fingerprint(),
                dataclasses.replace(paper, rescale="secant").fingerprint(),
                dataclasses.replace(paper, rescale="secant", quench_eos="skip").fingerprint(),
-               dataclasses.replace(paper, min_check_steps=1000).fingerprint()}
-    assert len(changed) == 9 and paper.fingerprint() not in changed
+               dataclasses.replace(paper, min_check_steps=1000).fingerprint(),
+               dataclasses.replace(paper, quench_start="previous").fingerprint()}
+    assert len(changed) == 10 and paper.fingerprint() not in changed
+    assert dataclasses.replace(paper, quench_start="melt").fingerprint() == paper.fingerprint()
     # without a stop rule the fit start changes only the analysis: the same runs, the same work directory
     assert dataclasses.replace(paper, fit_start_ps=1.0).fingerprint() == paper.fingerprint()
     info = {i.name: i for i in setting_info()}
@@ -74,6 +78,7 @@ def test_fingerprints_are_stable():
     ("quick", {"eos_error_fraction": 0.0}, "pressure and EOS error fractions"),
     ("quick", {"rescale": "newton"}, "rescale must be 'beta' or 'secant'"),
     ("quick", {"quench_eos": "skip"}, "quench_eos = skip needs rescale = secant"),
+    ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous'"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
     ("quick", {"fit_start_ps": 0.5}, r"D fit start must be positive and below half the production run "
