@@ -84,6 +84,28 @@ def test_chgnet_real_weights_on_a_tiny_cell(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_chgnet_single_backward_pass_gives_chgnets_own_energy_forces_and_stress():
+    # our calculator takes forces and stress from one gradient; CHGNet's own takes two (amorphdb/engines/chgnet.py)
+    from ase import Atoms
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    ours = load_engine("chgnet", device="cpu").calculator
+    theirs = CHGNetCalculator(model=ours.model, use_device="cpu", on_isolated_atoms="ignore")
+    packed = random_packing(scale_composition("Li3PS4", 16), seed=3).to_ase_atoms()
+    lif = bulk("LiF", "rocksalt", a=3.85, cubic=True)
+    lif.rattle(0.05, seed=1)
+    sheared = Atoms("Li2S", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.3, 0.7]],
+                    cell=[[4.0, 0.0, 0.0], [1.1, 4.2, 0.0], [0.6, -0.9, 4.5]], pbc=True)  # triclinic
+    for atoms in (packed, lif, sheared):
+        a, b = atoms.copy(), atoms.copy()
+        a.calc, b.calc = ours, theirs
+        assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), rel=1e-6)
+        assert np.abs(a.get_forces() - b.get_forces()).max() < 1e-4  # eV/Å, float32
+        assert np.abs(a.get_stress() - b.get_stress()).max() < 1e-6  # eV/Å3 (1e-6 is 1.6 bar)
+        assert np.abs(b.get_forces()).max() > 0.1 and np.abs(b.get_stress()).max() > 1e-4  # not all zero
+
+
+@pytest.mark.slow
 def test_sevennet_real_weights():
     engine = load_engine("sevennet", device="cpu")
     assert engine.name == "sevennet" and {"Li", "P", "S"} <= engine.elements
