@@ -43,7 +43,9 @@ class MDResult:
     results written before it was recorded).
     ``*_err``: standard errors of those means (:func:`amorphdb.md.statistics.mean_error`; the energies' from
     the fluctuations about a straight line through each half, so that a drift shows as one; None in older
-    results).
+    results). ``energy_*err_floor``: a floor of the error of each energy mean, for when that error is unknown
+    (infinite: a half shorter than ~20 correlation times; :func:`amorphdb.md.statistics.error_floor`; None in
+    older results).
     A run with a stop rule (:class:`amorphdb.md.runner.StopDecision`) may end before ``max_steps``:
     ``n_steps`` is the number run; ``converged`` says whether the rule's target was reached (None: no rule),
     ``stop_message`` what was reached. ``start_key``: :func:`amorphdb.md.runner.start_key` of the run's start
@@ -72,6 +74,8 @@ class MDResult:
     energy_first_half_err: float | None = None
     pressure_virial_err: float | None = None
     pressure_total_err: float | None = None
+    energy_err_floor: float | None = None
+    energy_first_half_err_floor: float | None = None
     max_steps: int | None = None
     converged: bool | None = None
     stop_message: str = ""

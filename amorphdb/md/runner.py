@@ -44,7 +44,7 @@ from .files import (TRAJ_PROPERTIES, MDResult, load_checkpoint, load_result, run
                     sha256_file, truncate_trajectory, write_result)
 from .integrator import EnergyForces, atoms_energy_forces, conserved_energy, nvt_init, nvt_step
 from .state import MDState
-from .statistics import mean_error
+from .statistics import error_floor, mean_error
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,8 @@ def run_nvt(
 def half_means(obs: np.ndarray) -> dict[str, float]:
     """The means of a run's per-step observables (rows: steps 0…n, columns :data:`OBSERVABLES`) as
     :class:`MDResult` holds them, with their standard errors: energy over steps 1…n/2 and n/2+1…n (errors
-    from the fluctuations about a line through each half), pressures and temperature over the second half."""
+    and their floors from the fluctuations about a line through each half), pressures and temperature over the
+    second half."""
     n = len(obs) - 1
     first, second = obs[1: n // 2 + 1], obs[n // 2 + 1:]
     return dict(energy=float(second[:, 0].mean()), energy_first_half=float(first[:, 0].mean()),
@@ -286,6 +287,8 @@ def half_means(obs: np.ndarray) -> dict[str, float]:
                 temperature_mean=float(second[:, 1].mean()),
                 energy_err=mean_error(second[:, 0], detrend=True),
                 energy_first_half_err=mean_error(first[:, 0], detrend=True),
+                energy_err_floor=error_floor(second[:, 0], detrend=True),
+                energy_first_half_err_floor=error_floor(first[:, 0], detrend=True),
                 pressure_virial_err=mean_error(second[:, 2]), pressure_total_err=mean_error(second[:, 3]))
 
 

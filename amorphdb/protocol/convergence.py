@@ -16,7 +16,11 @@ Two tests of a check run (``--convergence``):
 
 A check run too correlated for its length (SE unknown: fewer than ~20 correlation times) cannot be judged
 statistically. A stop rule never ends such a run early, so it has run its full length: its pressure is judged
-as the reference does, |P| below the tolerance, and the verdict says so.
+as the reference does, |P| below the tolerance, and the verdict says so. Its energy difference passes below the
+paper's fraction, and with ``unresolved_energy = "floor"`` also within k × the floor of its error: such a half's
+g exceeds about n/20, so its SE exceeds about √(var/20) (:func:`amorphdb.md.statistics.error_floor`), and a
+difference within k floors is within about k true errors (near n/20 the floor is about the true error; beyond,
+well below it, and the test fails, a rerun, some stationary runs).
 
 Adaptive lengths: :func:`pressure_error_rule` is a stop rule for :func:`amorphdb.md.runner.run_nvt` that ends
 an EOS run once SE(P) of its second half is below ``eos_error_fraction`` (default ``pressure_error_fraction``) ×
@@ -72,17 +76,23 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     e_err = math.hypot(finite_error(result.energy_err), finite_error(result.energy_first_half_err))
     sigmas = abs(difference) / e_err if 0 < e_err < math.inf else math.inf  # an unknown error proves nothing
     unknown = "error unknown: the run is shorter than ~20 correlation times"
+    floor = math.hypot(result.energy_err_floor or 0.0, result.energy_first_half_err_floor or 0.0)
+    within_floor = s.unresolved_energy == "floor" and not math.isfinite(e_err) and floor > 0 and (
+        abs(difference) <= s.energy_sigmas * floor)  # then within about k of the true, larger, error
     if math.isfinite(p_err):
         p_ok, p_text = bound < s.pressure_tolerance, (f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below "
                                                        f"{bound:.1f} kbar at confidence {s.pressure_confidence:g})")
     else:  # a stop rule ends a check only on a known error: this one ran its full length; judged as the reference does
         p_ok = abs(pressure) < s.pressure_tolerance
         p_text = f"|P| = {abs(pressure):.1f} kbar ({unknown}; the paper's test: below {s.pressure_tolerance:g})"
-    return CheckVerdict(
-        p_ok, sigmas <= s.energy_sigmas or drift < s.energy_tolerance, p_text,
-        f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
-        if math.isfinite(e_err) else f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown})",
-        "statistical" if math.isfinite(p_err) else "paper")
+    if math.isfinite(e_err):
+        e_text = f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
+    else:
+        e_text = f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown}" + (
+            f"; {abs(difference) / floor:.1f} x its floor {1000 * floor:.2f} meV/atom)"
+            if s.unresolved_energy == "floor" and floor > 0 else ")")
+    return CheckVerdict(p_ok, sigmas <= s.energy_sigmas or within_floor or drift < s.energy_tolerance, p_text,
+                        e_text, "statistical" if math.isfinite(p_err) else "paper")
 
 
 def finite_error(error: float | None) -> float:

@@ -23,6 +23,7 @@ Convergence = Literal["paper", "statistical"]
 Rescale = Literal["beta", "secant"]
 QuenchEOS = Literal["run", "skip"]
 QuenchStart = Literal["melt", "previous"]
+UnresolvedEnergy = Literal["paper", "floor"]
 
 #: Peak memory of one CHGNet energy + forces + stress call per atom (MiB; bcc Li 128 → 1024 atoms: 1.18 → 6.74 GiB
 #: peak RSS, measured on this project's 2-core machine) and the pairwise distance matrix of the packing check
@@ -101,6 +102,10 @@ class ProtocolSettings:
         "their standard errors)", added=True)
     energy_sigmas: float = _setting(3.0, "statistical: the energy half-means must agree within this many "
                                     "standard errors (or within the energy tolerance)", added=True)
+    unresolved_energy: UnresolvedEnergy = _setting(
+        "paper", "statistical: an energy difference whose error is unknown (a half shorter than ~20 correlation "
+        "times) passes below the energy tolerance (paper), or also within the energy sigmas x the smallest error "
+        "such halves can have (floor)", added=True)
     pressure_confidence: float = _setting(0.95, "statistical: |P| must be below the tolerance at this one-sided "
                                           "confidence", added=True)
     pressure_error_fraction: float | None = _setting(
@@ -186,6 +191,8 @@ class ProtocolSettings:
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),
+            (self.unresolved_energy in get_args(UnresolvedEnergy),
+             f"unresolved_energy must be {' or '.join(map(repr, get_args(UnresolvedEnergy)))}"),
             (self.quench_start in get_args(QuenchStart),
              f"quench_start must be {' or '.join(map(repr, get_args(QuenchStart)))}"),
             (self.quench_eos == "run" or self.rescale == "secant",
@@ -240,14 +247,14 @@ PRESETS: dict[str, ProtocolSettings] = {
                                 energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
-# check tests, checks until SE(P) < 0.3 x 5 kbar (at least 1000 steps) or |P| is surely above 5 (at least 400),
+# check tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least 1000 steps) or |P| is surely above 5 (at least 400),
 # EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant rescales, quenches hottest first, each from the volume
 # of the one before, production until sigma(D)/D < 10 % with the D fit window from 0.5 ps (10 % of the shortest
 # production), so that sigma(D) falls as the run goes on (docs/protocol.md)
-PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", pressure_error_fraction=0.3,
-                          eos_error_fraction=0.6, min_volume_steps=400, min_check_steps=1000, rescale="secant",
-                          quench_eos="skip", quench_start="previous", target_d_error=0.1, min_production_steps=2500,
-                          checkpoint_interval=100, fit_start_ps=0.5)
+PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", unresolved_energy="floor",
+                          pressure_error_fraction=0.3, eos_error_fraction=0.6, min_volume_steps=400,
+                          min_check_steps=1000, rescale="secant", quench_eos="skip", quench_start="previous",
+                          target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100, fit_start_ps=0.5)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from amorphdb.md.statistics import mean_error, statistical_inefficiency
+from amorphdb.md.statistics import error_floor, mean_error, statistical_inefficiency
 
 
 @pytest.mark.parametrize("g", [1.0, 5.0, 20.0])
@@ -35,3 +35,17 @@ def test_too_short_series_have_no_error(ar1):
     assert statistical_inefficiency(np.arange(5.0)) == math.inf  # fewer than MIN_SAMPLES
     assert mean_error(ar1(50.0, 150, 1, seed=3)[0]) == math.inf  # 150 samples cannot tell a g of 50
     assert statistical_inefficiency(np.ones(100)) == 1.0
+
+
+@pytest.mark.parametrize("g", [30.0, 100.0])
+def test_the_floor_of_an_unknown_error_is_at_most_about_the_true_error(ar1, g):
+    # 500 samples of series whose error the estimate cannot tell: the floor √(var/20) is the true standard error
+    # √(g/n) (unit variance) or less: about it near the border (g = 30 ≈ n/17: median 0.93, noisy var lifts 20 %
+    # above it), far below beyond (g = 100: median 0.43, all below)
+    series = ar1(g, 500, 1000, seed=4)
+    unknown = [x for x in series if mean_error(x, detrend=True) == math.inf]
+    assert len(unknown) > 50
+    ratios = np.array([error_floor(x, detrend=True) for x in unknown]) / math.sqrt(g / 500)
+    assert np.all(ratios > 0) and np.median(ratios) < 1.0
+    assert np.mean(ratios > 1) < (0.3 if g < 50 else 0.01)
+    assert error_floor(np.arange(5.0)) == 0.0  # fewer than MIN_SAMPLES: no floor

@@ -92,6 +92,30 @@ def test_a_result_without_errors_falls_back_to_the_papers_tests():
     assert not judge_check(old, settings_for("paper", convergence="statistical")).energy_ok
 
 
+def test_an_unknown_energy_error_is_judged_against_its_floor(ar1):
+    # 1000-step checks of an energy series too correlated for its halves (g = 100: the error is unknown in most):
+    # the paper's fraction fails most stationary ones; unresolved_energy = floor fails few, and still catches a
+    # drift of twice the true error of E2 - E1. It passes few differences beyond k true errors.
+    n, g, sd = 1000, 100.0, 0.03
+    true_se = sd * np.sqrt(2 * g / (n / 2))  # of E2 - E1, eV/atom: 19 meV/atom
+    paper, floor = (settings_for("paper", convergence="statistical", unresolved_energy=u) for u in ("paper", "floor"))
+
+    def unknown_checks(drift: float) -> list[MDResult]:
+        energies = E_MEAN + drift * np.linspace(-0.5, 0.5, n + 1) + sd * ar1(g, n + 1, 600, seed=5)
+        checks = [_check(e, np.zeros(n + 1)) for e in energies]
+        return [c for c in checks if not np.isfinite(np.hypot(c.energy_err, c.energy_first_half_err))]
+
+    stationary, drifting = unknown_checks(0.0), unknown_checks(4 * true_se)
+    assert len(stationary) > 200 and len(drifting) > 200
+    assert _rate([judge_check(c, paper) for c in stationary], "energy_ok") > 0.6
+    assert _rate([judge_check(c, floor) for c in stationary], "energy_ok") < 0.3
+    assert _rate([judge_check(c, floor) for c in drifting], "energy_ok") > 0.7
+    passed = [c for c in stationary + drifting if judge_check(c, floor).energy_ok]
+    assert np.mean([abs(c.energy - c.energy_first_half) > 3 * true_se for c in passed]) < 0.02
+    verdict = judge_check(stationary[0], floor)
+    assert "error unknown" in verdict.energy_text and "x its floor" in verdict.energy_text
+
+
 def _snapshot(pressures: np.ndarray):
     from pathlib import Path
 
