@@ -48,7 +48,8 @@ def main() -> None:
     theirs = CHGNetCalculator(model=ours.model, use_device="cpu", on_isolated_atoms="ignore")
     comp = scale_composition(args.formula, args.atoms)
     rng = np.random.default_rng(0)
-    print("| density (g/cm³) | CHGNet's calculator (s) | amorphdb's (s) | ratio | max ΔF (eV/Å) | max Δσ (eV/Å³) |")
+    print("| density (g/cm³) | CHGNet's calculator (s) | amorphdb's (s) | ratio | max ΔF (eV/Å) "
+          "| max Δσ (eV/Å³) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for density in args.densities:
         atoms = AseAtomsAdaptor.get_atoms(random_packing(comp, density, seed=1))

@@ -43,8 +43,8 @@ def main() -> None:
     parser.add_argument("--g", type=float, default=100.0)
     args = parser.parse_args()
     tests = {u: settings_for("paper", convergence="statistical", unresolved_energy=u) for u in ("paper", "floor")}
-    print("| per-step σ of E, drift over the run | half-drift / true SE(E₂ − E₁) | unknown errors | fails with the "
-          "paper's 0.1 % | fails with the floor |")
+    print("| per-step σ of E, drift over the run | half-drift / true SE(E₂ − E₁) | unknown errors "
+          "| fails with the paper's 0.1 % | fails with the floor |")
     print("| --- | --- | --- | --- | --- |")
     for mean, sd, drifts in ((-4.4, 0.03, (0.0, 0.04, 0.08)), (-3.2, 0.01, (0.0, 0.02, 0.04))):
         true_se = sd * math.sqrt(2 * args.g / (args.steps / 2))

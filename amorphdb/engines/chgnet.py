@@ -6,7 +6,8 @@ Our own piece, and why: CHGNet's ASE calculator takes forces and stress as two s
 each keeping the graph for a later training loss (``create_graph=True``). MD needs neither: one gradient with
 respect to positions and strain together gives both, at about half the cost. :class:`CHGNetInference` does that
 with CHGNet's own model, graph converter and batching; its energies, forces and stresses are CHGNet's to float32
-precision (``tests/engines/test_engines.py``; timings in ``benchmarks/bench_md.py`` and docs/protocol.md).
+precision (``tests/engines/test_engines.py``; timings: ``benchmarks/bench_chgnet_calculator.py``,
+docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class CHGNetInference(CHGNetCalculator):
         batch = BatchedGraph.from_graphs([graph], bond_basis_expansion=model.bond_basis_expansion,
                                          angle_basis_expansion=model.angle_basis_expansion, compute_stress=True)
         n = len(self.atoms) if model.is_intensive else 1  # an intensive model predicts eV/atom
-        energy = model._compute(batch)["e"] * n  # eV; the composition model's part depends on neither
+        energy = model._compute(batch)["e"] * n  # eV; the composition model's part: no gradient
         positions, strain = torch.autograd.grad(energy.sum(), [batch.atom_positions[0], batch.strains[0]])
         if model.composition_model is not None:
             energy = energy + model.composition_model([graph]) * n

@@ -77,20 +77,20 @@ def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
     sigmas = abs(difference) / e_err if 0 < e_err < math.inf else math.inf  # an unknown error proves nothing
     unknown = "error unknown: the run is shorter than ~20 correlation times"
     floor = math.hypot(result.energy_err_floor or 0.0, result.energy_first_half_err_floor or 0.0)
-    within_floor = s.unresolved_energy == "floor" and not math.isfinite(e_err) and floor > 0 and (
-        abs(difference) <= s.energy_sigmas * floor)  # then within about k of the true, larger, error
+    use_floor = s.unresolved_energy == "floor" and floor > 0 and not math.isfinite(e_err)
+    within_floor = use_floor and abs(difference) <= s.energy_sigmas * floor  # about k of the true, larger, error
     if math.isfinite(p_err):
         p_ok, p_text = bound < s.pressure_tolerance, (f"|P| = {abs(pressure):.1f} ± {p_err:.2f} kbar (below "
                                                        f"{bound:.1f} kbar at confidence {s.pressure_confidence:g})")
     else:  # a stop rule ends a check only on a known error: this one ran its full length; judged as the reference does
         p_ok = abs(pressure) < s.pressure_tolerance
         p_text = f"|P| = {abs(pressure):.1f} kbar ({unknown}; the paper's test: below {s.pressure_tolerance:g})"
+    e_text = f"E2 - E1 = {1000 * difference:.2f}"
     if math.isfinite(e_err):
-        e_text = f"E2 - E1 = {1000 * difference:.2f} ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
+        e_text += f" ± {1000 * e_err:.2f} meV/atom ({sigmas:.1f} sigma, drift {drift:.2g})"
     else:
-        e_text = f"E2 - E1 = {1000 * difference:.2f} meV/atom (drift {drift:.2g}, {unknown}" + (
-            f"; {abs(difference) / floor:.1f} x its floor {1000 * floor:.2f} meV/atom)"
-            if s.unresolved_energy == "floor" and floor > 0 else ")")
+        e_text += f" meV/atom (drift {drift:.2g}, {unknown}" + (
+            f"; {abs(difference) / floor:.1f} x its floor {1000 * floor:.2f} meV/atom)" if use_floor else ")")
     return CheckVerdict(p_ok, sigmas <= s.energy_sigmas or within_floor or drift < s.energy_tolerance, p_text,
                         e_text, "statistical" if math.isfinite(p_err) else "paper")
 

@@ -104,8 +104,8 @@ class ProtocolSettings:
                                     "standard errors (or within the energy tolerance)", added=True)
     unresolved_energy: UnresolvedEnergy = _setting(
         "paper", "statistical: an energy difference whose error is unknown (a half shorter than ~20 correlation "
-        "times) passes below the energy tolerance (paper), or also within the energy sigmas x the smallest error "
-        "such halves can have (floor)", added=True)
+        "times) passes below the energy tolerance (paper), or also within the energy sigmas x the floor of that "
+        "error, sqrt(var/20) per half (floor)", added=True)
     pressure_confidence: float = _setting(0.95, "statistical: |P| must be below the tolerance at this one-sided "
                                           "confidence", added=True)
     pressure_error_fraction: float | None = _setting(
@@ -246,11 +246,12 @@ PRESETS: dict[str, ProtocolSettings] = {
                                 frame_interval=10, checkpoint_interval=100, pressure_tolerance=10.0,
                                 energy_tolerance=0.005, max_rescales=8, max_energy_reruns=1, analysis_frames=10),
 }
-# the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical
-# check tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least 1000 steps) or |P| is surely above 5 (at least 400),
-# EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant rescales, quenches hottest first, each from the volume
-# of the one before, production until sigma(D)/D < 10 % with the D fit window from 0.5 ps (10 % of the shortest
-# production), so that sigma(D) falls as the run goes on (docs/protocol.md)
+# the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical check
+# tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least
+# 1000 steps) or |P| is surely above 5 (at least 400), EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant
+# rescales, quenches hottest first, each from the volume of the one before, production until sigma(D)/D < 10 % with
+# the D fit window from 0.5 ps (10 % of the shortest production), so that sigma(D) falls as the run goes on
+# (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", unresolved_energy="floor",
                           pressure_error_fraction=0.3, eos_error_fraction=0.6, min_volume_steps=400,
                           min_check_steps=1000, rescale="secant", quench_eos="skip", quench_start="previous",
