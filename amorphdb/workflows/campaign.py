@@ -561,14 +561,14 @@ def _submit(client, spec: CampaignSpec, formulas: list[str]) -> dict:
     for formula in formulas:
         melted = client.submit(melt_task, spec, formula, key=f"melt-{formula}-{token}", priority=0)
         futures[melted] = (formula, "melt")
-        quenched, previous = {}, None
+        by_temperature, previous = {}, None
         for t in spec.settings.quench_order():  # each after the one before with quench_start = previous
             future = client.submit(quench_task, spec, formula, melted, t, previous,
                                    key=f"quench-{formula}-{t:g}-{token}", priority=1)
             futures[future] = (formula, quench_name(t))
-            quenched[t] = future
+            by_temperature[t] = future
             previous = future if spec.settings.quench_start == "previous" else None
-        quenched = [quenched[t] for t in spec.settings.temperatures]
+        quenched = [by_temperature[t] for t in spec.settings.temperatures]
         futures[client.submit(fit_task, spec, formula, melted, *quenched, key=f"fit-{formula}-{token}",
                               priority=2)] = (formula, "fit")
         if spec.limit is not None:  # from the coldest quench temperature, or the melt without any
