@@ -248,8 +248,8 @@ def test_quench_without_eos_runs_checks_from_the_melt_volume_with_secant_rescale
 
 
 def test_a_quench_from_the_previous_one_starts_at_its_volume_with_the_melt_structure(tmp_path, caplog, file_times):
-    # quench_start = previous: 300 K starts from the melt's last frame scaled to the 700 K production volume, and
-    # its first rescale uses the 700 K search's bulk modulus; the order is hottest first
+    # quench_start = previous: 300 K starts from the melt's last frame scaled to the 700 K production volume; the
+    # order is hottest first
     from ase.io import read
 
     from amorphdb.protocol.mpmorph import last_frame, melt, quench
@@ -265,7 +265,7 @@ def test_a_quench_from_the_previous_one_starts_at_its_volume_with_the_melt_struc
         cold = quench(ctx, melted, 300.0, warm)
     first = next(r for r in ledger.stage("check") if r.temperature == 300.0)
     assert first.fields["volume"] == pytest.approx(warm.production.volume)
-    assert warm.production.volume < melted.production.volume  # it did not start from the melt's volume
+    assert warm.production.volume < melted.production.volume  # so that start volume is not the melt's
     start = read(first.trajectory_path, index=0)
     melt_frame = last_frame(melted.production)
     assert np.allclose(start.get_scaled_positions(wrap=True), melt_frame.get_scaled_positions(wrap=True), atol=1e-3)
