@@ -51,7 +51,8 @@ def fit_zero_pressure_volume(volumes: Sequence[float], pressures: Sequence[float
         q2, q1, _ = np.polyfit(v, p, 2)
         b0 = max(-vm * (2 * q2 * vm + q1), 1e-3 * max(np.abs(p).max(), 1.0))
         try:
-            with warnings.catch_warnings():  # three points, three parameters: no covariance, which is fine
+            # three points, three parameters: no covariance, which is fine; trial V0 < 0 give NaN, which it rejects
+            with warnings.catch_warnings(), np.errstate(invalid="ignore"):
                 warnings.simplefilter("ignore", OptimizeWarning)
                 (v0, b0_fit, _), _ = curve_fit(birch_murnaghan_pressure, v, p, p0=[vm, b0, 4.0], maxfev=20000)
             if math.isfinite(v0) and b0_fit > 0 and lo < v0 < hi:

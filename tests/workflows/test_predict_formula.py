@@ -149,7 +149,9 @@ def test_missing_element_data_and_the_melt_temperature_are_refused_before_any_md
 @pytest.mark.slow
 def test_predict_formula_end_to_end(tmp_path):
     """The fast route with CHGNet's shipped weights on a cut-down quick preset (12-atom Li2O, short runs) and the
-    paper's SISSO equation: melt-quench, features stored per production run, the model's D(T) and Ea."""
+    paper's SISSO equation: melt-quench, features stored per production run, the model's D(T) and Ea. The quenches
+    skip their EOS runs (as `fast` does): 40-step EOS runs of 12 atoms from a 5000 K frame give pressures of noise,
+    whose P(V) may rise with V and leave no zero to fit."""
     from amorphdb import train
 
     table = pd.DataFrame([{"formula": f"Li{n}O", "diff_coeff_mul_thousand": 0.1, "temperature": t,
@@ -158,7 +160,7 @@ def test_predict_formula_end_to_end(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     res = predict_formula("Li2O", [1500, 2500], trained, db=db, workdir=tmp_path / "runs", atoms=12,
                           volume_steps=40, check_steps=40, production_steps=150, frame_interval=5, energy_tolerance=0.05,
-                          pressure_tolerance=20.0)
+                          pressure_tolerance=20.0, rescale="secant", quench_eos="skip")
     assert list(res.table["temperature"]) == [1500.0, 2500.0]
     assert np.all((res.table["D"] > 1e-7) & (res.table["D"] < 1e-2))  # cm2/s, a liquid-like range
     assert np.isfinite(res.Ea) and 0 < res.Ea < 2

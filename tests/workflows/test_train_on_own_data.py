@@ -14,7 +14,10 @@ from amorphdb.units import EINSTEIN_TARGET
 FORMULAS = ["Li2O", "LiF", "Li3N"]  # an oxide, a halide, a nitride: 9, 8 and 8 atoms
 TINY = dict(atoms=8, temperatures=[3000.0, 4000.0], volume_steps=20, check_steps=20, production_steps=300,
             frame_interval=5, checkpoint_interval=50, max_rescales=2, max_energy_reruns=0, max_eos_extensions=1,
-            energy_tolerance=0.5, pressure_tolerance=200.0, analysis_frames=3)
+            energy_tolerance=0.5, pressure_tolerance=200.0, analysis_frames=3,
+            # quenches start their checks from the melt's volume and bulk modulus (as `fast` does): 20-step EOS runs
+            # of 8 atoms from a 5000 K frame give pressures of noise, whose P(V) may rise with V (no zero to fit)
+            rescale="secant", quench_eos="skip")
 
 
 @pytest.mark.slow
