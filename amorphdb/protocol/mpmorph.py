@@ -6,8 +6,8 @@ check (:func:`equilibrate`; the paper's test or the statistical one, :mod:`.conv
 run. EOS and check runs may stop when their mean pressure is known, production when D is
 (:func:`.convergence.pressure_error_rule`, :attr:`RunContext.production_stop`). The melt comes first; each quench
 temperature starts from the last melt frame with fresh velocities (:func:`melt`, :func:`quench`; each is one
-:func:`anneal`), with or without EOS runs of its own (``quench_eos``), at the melt's volume or at that of the
-next hotter quench (``quench_start``).
+:func:`anneal`), with or without EOS runs of its own (``quench_eos``), at the melt's volume, at that of the
+next hotter quench, or at the volume the two next hotter ones extrapolate to (``quench_start``).
 
 Every MD run has a key that encodes the settings, temperature, stage and iteration, and a set of files in the
 work directory (:mod:`amorphdb.md`). A run whose ledger row is ``done`` and whose result file has the matching
@@ -21,7 +21,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -335,16 +335,32 @@ def melt(ctx: RunContext, start: Atoms) -> TemperatureResult:
 
 
 def quench(ctx: RunContext, melted: TemperatureResult, temperature: float,
-           previous: TemperatureResult | None = None) -> TemperatureResult:
+           hotter: Sequence[TemperatureResult] = ()) -> TemperatureResult:
     """One quench temperature (K): :func:`anneal` from the last frame of the melt's production run, with fresh
-    velocities. ``previous``: a finished hotter quench (``quench_start = "previous"``): the melt's frame is then
-    scaled to its production volume and its bulk modulus steers the first rescale, so that the search does not
-    travel from the melt's volume again. Without it the quenches of one melt are independent of each other
-    (a campaign runs them in parallel)."""
+    velocities. ``hotter``: the finished hotter quenches, hottest first (``quench_start`` previous or trend):
+    the melt's frame is then scaled to the volume :func:`quench_start_volume` gives and the nearest one's bulk
+    modulus steers the first rescale, so that the search does not travel from the melt's volume again. Without
+    them the quenches of one melt are independent of each other (a campaign runs them in parallel)."""
     origin, bulk_modulus = last_frame(melted.production), melted.bulk_modulus
-    if previous is not None:
-        origin = _scaled(origin, previous.production.volume)
-        bulk_modulus = previous.bulk_modulus or bulk_modulus
-        log.info("T=%g K: starts from the volume of T=%g K, %.1f Å3 (%.3f g/cm3)", temperature,
-                 previous.temperature, previous.production.volume, previous.production.density)
+    if hotter and ctx.settings.quench_start != "melt":
+        volume = quench_start_volume([melted, *hotter], temperature, ctx.settings.quench_start)
+        origin = _scaled(origin, volume)
+        bulk_modulus = hotter[-1].bulk_modulus or bulk_modulus
+        log.info("T=%g K: starts from %.1f Å3 (quench start %s; T=%g K's production: %.1f Å3, %.3f g/cm3)",
+                 temperature, volume, ctx.settings.quench_start, hotter[-1].temperature,
+                 hotter[-1].production.volume, hotter[-1].production.density)
     return anneal(ctx, origin, temperature, ctx.settings.melt_temperature, bulk_modulus)
+
+
+def quench_start_volume(done: Sequence[TemperatureResult], temperature: float, how: str,
+                        max_log_step: float = 0.15) -> float:
+    """The volume (Å³) a quench at ``temperature`` (K) starts its search from, given the finished temperatures
+    ``done`` (the melt first, then the hotter quenches in the order they ran): ``previous``, the production
+    volume of the last; ``trend``, ln V extrapolated linearly in T through the last two (the thermal expansion
+    between them), the step from the last at most ``max_log_step`` in ln V (as a rescale's)."""
+    near = done[-1].production.volume
+    if how != "trend" or len(done) < 2:
+        return near
+    (t1, v1), (t2, v2) = ((r.temperature, r.production.volume) for r in done[-2:])
+    step = math.log(v2 / v1) / (t2 - t1) * (temperature - t2)
+    return near * math.exp(max(-max_log_step, min(max_log_step, step)))

@@ -22,7 +22,7 @@ PressureConvention = Literal["virial", "total"]
 Convergence = Literal["paper", "statistical"]
 Rescale = Literal["beta", "secant"]
 QuenchEOS = Literal["run", "skip"]
-QuenchStart = Literal["melt", "previous"]
+QuenchStart = Literal["melt", "previous", "trend"]
 UnresolvedEnergy = Literal["paper", "floor"]
 
 #: Peak memory of one CHGNet energy + forces + stress call per atom (MiB; bcc Li 128 → 1024 atoms: 1.18 → 6.74 GiB
@@ -129,8 +129,9 @@ class ProtocolSettings:
         "(rescaled with the melt's bulk modulus first; needs --rescale secant)", added=True)
     quench_start: QuenchStart = _setting(
         "melt", "the volume a quench's search starts from (its structure is always the melt's last frame): the "
-        "melt's (the quenches independent of each other), or that of the next hotter quench, which then runs "
-        "first (hottest first, one after another)", added=True)
+        "melt's (the quenches independent of each other), that of the next hotter quench (previous), or ln V "
+        "extrapolated linearly in T through the two next hotter temperatures, the melt's included (trend); with "
+        "previous or trend the quenches run hottest first, one after another", added=True)
     target_d_error: float | None = _setting(
         None, "production stops once the relative error of D falls below this (checked every checkpoint "
         "interval)", none="off", added=True)
@@ -212,8 +213,8 @@ class ProtocolSettings:
 
     def quench_order(self) -> tuple[float, ...]:
         """The quench temperatures (K) in the order they run: as given, or hottest first when each starts from
-        the volume of the one before (``quench_start = "previous"``)."""
-        if self.quench_start == "previous":
+        the volume of the ones before (``quench_start`` previous or trend)."""
+        if self.quench_start != "melt":
             return tuple(sorted(self.temperatures, reverse=True))
         return self.temperatures
 
@@ -249,12 +250,13 @@ PRESETS: dict[str, ProtocolSettings] = {
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical check
 # tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least
 # 1000 steps) or |P| is surely above 5 (at least 400), EOS runs (melt only) until SE(P) < 0.6 x 5 kbar, secant
-# rescales, quenches hottest first, each from the volume of the one before, production until sigma(D)/D < 10 % with
+# rescales, quenches hottest first, each from the volume ln V linear in T through the two next hotter ones gives (the
+# first from the melt's), production until sigma(D)/D < 10 % with
 # the D fit window from 0.5 ps (10 % of the shortest production), so that sigma(D) falls as the run goes on
 # (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", unresolved_energy="floor",
                           pressure_error_fraction=0.3, eos_error_fraction=0.6, min_volume_steps=400,
-                          min_check_steps=1000, rescale="secant", quench_eos="skip", quench_start="previous",
+                          min_check_steps=1000, rescale="secant", quench_eos="skip", quench_start="trend",
                           target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100, fit_start_ps=0.5)
 
 

@@ -2,7 +2,7 @@
 
 The unit of work is one MD stage chain of :mod:`.melt_quench`: per composition a **melt** task (the packed start and
 the melt), one **quench** task per temperature (they start as soon as the melt is done and run in parallel with each
-other; with ``quench_start = "previous"`` one after another, hottest first) and the **fit** (Arrhenius, per species)
+other; with ``quench_start`` previous or trend one after another, hottest first) and the **fit** (Arrhenius, per species)
 when all of its temperatures are done; opt-in, the **limit** (:func:`.amorphous_limit.amorphous_limit`, same engine)
 from the production run of the coldest quench temperature (of the melt when there are none) when that task is done.
 Each task records its state in the database's task book (:mod:`amorphdb.database.tasks`); its MD runs are
@@ -292,14 +292,14 @@ def melt_task(spec: CampaignSpec, formula: str) -> TaskOutcome:
 
 
 def quench_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, temperature: float,
-                previous: TaskOutcome | None = None) -> TaskOutcome:
-    """Task ``T<K>``: one quench temperature from the finished melt (:func:`.melt_quench.run_quench`), at the
-    volume of ``previous`` (the next hotter quench's task, ``quench_start = "previous"``) when that is done, else
-    (it failed) at the melt's."""
+                *hotter: TaskOutcome) -> TaskOutcome:
+    """Task ``T<K>``: one quench temperature from the finished melt (:func:`.melt_quench.run_quench`), at a
+    volume from those of ``hotter`` (the hotter quenches' tasks, hottest first, ``quench_start`` previous or
+    trend) that are done; the melt's when none is."""
     blocked = None if melted.status == "done" else f"the melt failed: {melted.message}"
-    start = previous.result if previous is not None and previous.status == "done" else None
+    done = [h.result for h in hotter if h.status == "done"]
     return _execute(spec, formula, quench_name(temperature),
-                    lambda job: run_quench(job, melted.result, temperature, start), blocked)
+                    lambda job: run_quench(job, melted.result, temperature, done), blocked)
 
 
 def fit_task(spec: CampaignSpec, formula: str, melted: TaskOutcome, *quenched: TaskOutcome) -> TaskOutcome:
@@ -561,13 +561,13 @@ def _submit(client, spec: CampaignSpec, formulas: list[str]) -> dict:
     for formula in formulas:
         melted = client.submit(melt_task, spec, formula, key=f"melt-{formula}-{token}", priority=0)
         futures[melted] = (formula, "melt")
-        by_temperature, previous = {}, None
-        for t in spec.settings.quench_order():  # each after the one before with quench_start = previous
-            future = client.submit(quench_task, spec, formula, melted, t, previous,
+        by_temperature, chained = {}, spec.settings.quench_start != "melt"
+        for t in spec.settings.quench_order():  # each after the hotter ones with quench_start previous or trend
+            hotter = list(by_temperature.values()) if chained else []
+            future = client.submit(quench_task, spec, formula, melted, t, *hotter,
                                    key=f"quench-{formula}-{t:g}-{token}", priority=1)
             futures[future] = (formula, quench_name(t))
             by_temperature[t] = future
-            previous = future if spec.settings.quench_start == "previous" else None
         quenched = [by_temperature[t] for t in spec.settings.temperatures]
         futures[client.submit(fit_task, spec, formula, melted, *quenched, key=f"fit-{formula}-{token}",
                               priority=2)] = (formula, "fit")

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,11 @@ def run_melt(job: CompositionRun) -> TemperatureResult:
 
 
 def run_quench(job: CompositionRun, melted: TemperatureResult, temperature: float,
-               previous: TemperatureResult | None = None) -> TemperatureResult:
-    """One quench temperature (K) from the melt's last frame (at the volume of ``previous``, a finished hotter
-    quench, when given: ``quench_start = "previous"``), analysed and stored."""
-    return _analysed(job, quench(job.ctx, melted, temperature, previous))
+               hotter: Sequence[TemperatureResult] = ()) -> TemperatureResult:
+    """One quench temperature (K) from the melt's last frame (at a volume from ``hotter``, the finished hotter
+    quenches, hottest first, when ``quench_start`` is previous or trend: :func:`.mpmorph.quench`), analysed and
+    stored."""
+    return _analysed(job, quench(job.ctx, melted, temperature, hotter))
 
 
 def fit_composition_arrhenius(job: CompositionRun,
@@ -156,10 +158,9 @@ def run(formula: str, *, preset: str = "quick", engine: str | Potential = "chgne
     job = prepare(formula, preset=preset, engine=engine, temperatures=temperatures, db=db, workdir=workdir,
                   progress=progress, device=device, analyse=analyse, **overrides)
     melted = run_melt(job)
-    settings, done, previous = job.ctx.settings, {}, None
-    for t in settings.quench_order():  # hottest first when each quench starts from the one before
-        done[t] = run_quench(job, melted, t, previous)
-        previous = done[t] if settings.quench_start == "previous" else None
+    settings, done = job.ctx.settings, {}
+    for t in settings.quench_order():  # hottest first when each quench starts from the ones before
+        done[t] = run_quench(job, melted, t, list(done.values()))
     results = [melted, *(done[t] for t in settings.temperatures)]
     quenched = results[1:] or results  # the melt is not on the quench's Arrhenius line
     ctx = job.ctx

@@ -4,6 +4,7 @@ run found again, and the import direction (protocol never imports database or an
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -247,9 +248,11 @@ def test_quench_without_eos_runs_checks_from_the_melt_volume_with_secant_rescale
     assert file_times(tmp_path) == stamps
 
 
-def test_a_quench_from_the_previous_one_starts_at_its_volume_with_the_melt_structure(tmp_path, caplog, file_times):
-    # quench_start = previous: 300 K starts from the melt's last frame scaled to the 700 K production volume; the
-    # order is hottest first
+@pytest.mark.parametrize("how", ["previous", "trend"])
+def test_a_quench_after_a_hotter_one_starts_at_its_volume_or_the_trend_with_the_melt_structure(
+        tmp_path, caplog, file_times, how):
+    # quench_start previous: 300 K starts from the melt's last frame scaled to the 700 K production volume; trend:
+    # to the volume ln V linear in T through the melt's (1200 K) and 700 K's gives at 300 K. Hottest first.
     from ase.io import read
 
     from amorphdb.protocol.mpmorph import last_frame, melt, quench
@@ -257,24 +260,42 @@ def test_a_quench_from_the_previous_one_starts_at_its_volume_with_the_melt_struc
     ledger = MemoryLedger()
     ctx = _context(tmp_path, ledger, melt_temperature=1200.0, temperatures=(300.0, 700.0), volume_steps=200,
                    check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=5.0, energy_tolerance=0.05,
-                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", quench_start="previous")
+                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", quench_start=how)
     assert ctx.settings.quench_order() == (700.0, 300.0)
     with caplog.at_level("INFO", logger="amorphdb.protocol"):
         melted = melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
         warm = quench(ctx, melted, 700.0)
-        cold = quench(ctx, melted, 300.0, warm)
+        cold = quench(ctx, melted, 300.0, [warm])
     first = next(r for r in ledger.stage("check") if r.temperature == 300.0)
-    assert first.fields["volume"] == pytest.approx(warm.production.volume)
-    assert warm.production.volume < melted.production.volume  # so that start volume is not the melt's
+    v_melt, v_warm = melted.production.volume, warm.production.volume
+    assert v_warm < v_melt  # so that the start volume is not the melt's
+    expected = v_warm if how == "previous" else v_warm * (v_warm / v_melt) ** (400 / 500)  # |ln step| < 0.15
+    assert first.fields["volume"] == pytest.approx(expected, rel=1e-9)
     start = read(first.trajectory_path, index=0)
     melt_frame = last_frame(melted.production)
     assert np.allclose(start.get_scaled_positions(wrap=True), melt_frame.get_scaled_positions(wrap=True), atol=1e-3)
-    assert "T=300 K: starts from the volume of T=700 K" in caplog.text
+    assert f"T=300 K: starts from {expected:.1f} Å3 (quench start {how}; T=700 K's production" in caplog.text
     assert abs(cold.production.pressure_virial) < 15.0
     # the same calls again take every run from the files
     stamps = file_times(tmp_path)
-    assert quench(ctx, melted, 300.0, quench(ctx, melted, 700.0)).production == cold.production
+    assert quench(ctx, melted, 300.0, [quench(ctx, melted, 700.0)]).production == cold.production
     assert file_times(tmp_path) == stamps
+
+
+def test_the_trend_start_extrapolates_ln_v_through_the_two_nearest_hotter_temperatures():
+    from types import SimpleNamespace
+
+    from amorphdb.protocol.mpmorph import quench_start_volume
+
+    def done(*tv):
+        return [SimpleNamespace(temperature=t, production=SimpleNamespace(volume=v)) for t, v in tv]
+
+    chain = done((5000.0, 1000.0), (2500.0, 800.0), (2000.0, 760.0))
+    assert quench_start_volume(chain, 1500.0, "trend") == pytest.approx(760.0 * (760.0 / 800.0))  # not the melt's
+    assert quench_start_volume(chain, 1500.0, "previous") == 760.0
+    assert quench_start_volume(chain[:1], 2500.0, "trend") == 1000.0  # the first quench: the melt's volume
+    steep = done((5000.0, 1000.0), (4000.0, 500.0))
+    assert quench_start_volume(steep, 3000.0, "trend") == pytest.approx(500.0 * math.exp(-0.15))  # a rescale's cap
 
 @pytest.mark.parametrize("rescale", ["beta", "secant"])
 def test_failed_checks_are_rescaled_by_beta_or_by_the_measured_bulk_modulus(tmp_path, rescale):

@@ -54,8 +54,9 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
                dataclasses.replace(paper, rescale="secant", quench_eos="skip").fingerprint(),
                dataclasses.replace(paper, min_check_steps=1000).fingerprint(),
                dataclasses.replace(paper, quench_start="previous").fingerprint(),
+               dataclasses.replace(paper, quench_start="trend").fingerprint(),
                dataclasses.replace(paper, unresolved_energy="floor").fingerprint()}
-    assert len(changed) == 11 and paper.fingerprint() not in changed
+    assert len(changed) == 12 and paper.fingerprint() not in changed
     assert dataclasses.replace(paper, quench_start="melt").fingerprint() == paper.fingerprint()
     # without a stop rule the fit start changes only the analysis: the same runs, the same work directory
     assert dataclasses.replace(paper, fit_start_ps=1.0).fingerprint() == paper.fingerprint()
@@ -79,7 +80,7 @@ def test_fingerprints_are_stable():
     ("quick", {"eos_error_fraction": 0.0}, "pressure and EOS error fractions"),
     ("quick", {"rescale": "newton"}, "rescale must be 'beta' or 'secant'"),
     ("quick", {"quench_eos": "skip"}, "quench_eos = skip needs rescale = secant"),
-    ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous'"),
+    ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous' or 'trend'"),
     ("quick", {"unresolved_energy": "ignore"}, "unresolved_energy must be 'paper' or 'floor'"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),

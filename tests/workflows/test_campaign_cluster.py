@@ -78,25 +78,26 @@ def test_a_campaign_task_is_the_same_as_amorphdb_run(reference, tmp_path):
 
 
 def test_chained_quenches_run_hottest_first_as_amorphdb_run_does(tmp_path):
-    # quench_start = previous: the campaign's T1200 task waits for T1400 and starts at its volume (the EOS run at
-    # x1 is at T1400's production volume); its rows are those of amorphdb run
-    settings = {**TINY, "quench_start": "previous", "temperatures": [1200.0, 1400.0]}
+    # quench_start = trend: the campaign's T1000 task waits for T1400 and T1200 and starts at the volume ln V
+    # linear in T through theirs gives (its EOS run at x1); its rows are those of amorphdb run
+    settings = {**TINY, "quench_start": "trend", "temperatures": [1000.0, 1200.0, 1400.0]}
     result = run_campaign(["Cu"], engine=EMT_SPEC, db=tmp_path / "db.sqlite", workdir=tmp_path / "work",
                           workers=2, progress=False, **settings)
     assert result.failed == []
     alone = Database(tmp_path / "alone.sqlite")
     single = run("Cu", engine=EMT_SPEC, db=alone, workdir=tmp_path / "alone", progress=False, **settings)
-    assert [t.temperature for t in single.temperatures] == [2000.0, 1200.0, 1400.0]  # reported as given
+    assert [t.temperature for t in single.temperatures] == [2000.0, 1000.0, 1200.0, 1400.0]  # reported as given
     with Database(tmp_path / "db.sqlite") as db:
         ours, theirs = _rows(db, "Cu"), _rows(alone, "Cu")
         runs = db.show("Cu").runs
     assert ours.keys() == theirs.keys()
     assert all(ours[k][3] == pytest.approx(theirs[k][3], rel=1e-9) for k in ours)
-    warm = next(r for r in runs if r.temperature == 1400.0 and r.stage == "production")
-    cold_start = next(r for r in runs if r.temperature == 1200.0 and r.key.endswith("/x1"))
-    melt = next(r for r in runs if r.temperature == 2000.0 and r.stage == "production")
-    assert cold_start.volume == pytest.approx(warm.volume, rel=1e-9) and warm.volume != pytest.approx(melt.volume)
-    assert max(r.id for r in runs if r.temperature == 1400.0) < min(r.id for r in runs if r.temperature == 1200.0)
+    v = {t: next(r.volume for r in runs if r.temperature == t and r.stage == "production") for t in (1200.0, 1400.0)}
+    cold_start = next(r for r in runs if r.temperature == 1000.0 and r.key.endswith("/x1"))
+    assert cold_start.volume == pytest.approx(v[1200.0] ** 2 / v[1400.0], rel=1e-9)  # one more step of 200 K
+    assert v[1200.0] != pytest.approx(v[1400.0], rel=1e-6)
+    ids = {t: [r.id for r in runs if r.temperature == t] for t in (1000.0, 1200.0, 1400.0)}
+    assert max(ids[1400.0]) < min(ids[1200.0]) and max(ids[1200.0]) < min(ids[1000.0])
 
 
 def test_rerun_redoes_nothing_and_leaves_failures_unless_retried(reference):
