@@ -12,6 +12,7 @@ docs/protocol.md).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -42,8 +43,10 @@ class CHGNetInference(CHGNetCalculator):
         Calculator.calculate(self, atoms, properties, system_changes)
         model = self.model
         graph = model.graph_converter(AseAtomsAdaptor.get_structure(self.atoms)).to(self.device)
-        batch = BatchedGraph.from_graphs([graph], bond_basis_expansion=model.bond_basis_expansion,
-                                         angle_basis_expansion=model.angle_basis_expansion, compute_stress=True)
+        with warnings.catch_warnings():  # CHGNet takes the strained cell's volume as a constant, as its calculator
+            warnings.filterwarnings("ignore", "Converting a tensor with requires_grad", UserWarning)
+            batch = BatchedGraph.from_graphs([graph], bond_basis_expansion=model.bond_basis_expansion,
+                                             angle_basis_expansion=model.angle_basis_expansion, compute_stress=True)
         n = len(self.atoms) if model.is_intensive else 1  # an intensive model predicts eV/atom
         energy = model._compute(batch)["e"] * n  # eV; the composition model's part: no gradient
         positions, strain = torch.autograd.grad(energy.sum(), [batch.atom_positions[0], batch.strains[0]])
