@@ -150,3 +150,23 @@ def test_a_check_stops_once_its_pressure_surely_fails_and_an_eos_run_on_its_own_
     assert pressure_error_rule(settings_for("paper"), "check") is None  # fixed lengths
     eos_only = settings_for("paper", eos_error_fraction=0.6)  # adaptive EOS runs, fixed-length checks
     assert pressure_error_rule(eos_only, "check") is None and pressure_error_rule(eos_only, "volume") is not None
+
+
+def test_a_one_sided_search_needs_the_unbracketed_tolerance():
+    # a check at P = -3.7 kbar (SE ~0.4) passes the 5 kbar test at 95 %; while every earlier run at this
+    # temperature had P < 0 it must also be below the unbracketed tolerance, 2.5 kbar
+    check = _check(np.full(N_STEPS + 1, E_MEAN), -3.7 + 4.0 * AR1(P_G, N_STEPS + 1, 1, seed=3)[0])
+    assert -4.5 < check.pressure_virial < -3.0
+    plain = settings_for("paper", convergence="statistical")
+    one_sided = settings_for("paper", convergence="statistical", unbracketed_tolerance=2.5)
+    assert judge_check(check, plain, [-8.8]).pressure_ok  # off: the earlier pressures do not matter
+    verdict = judge_check(check, one_sided, [-8.8, -6.0])
+    assert not verdict.pressure_ok and verdict.one_sided and verdict.energy_ok
+    assert "one-sided (every run at this temperature at P < 0): needs |P| < 2.5 kbar" in verdict.pressure_text
+    assert judge_check(check, one_sided).one_sided  # the first run of a temperature is one-sided
+    bracketed = judge_check(check, one_sided, [-8.8, +6.8])  # a run on the other side: the plain test decides
+    assert bracketed.pressure_ok and not bracketed.one_sided
+    near = _check(np.full(N_STEPS + 1, E_MEAN), check.pressure_virial + 2.0 + np.zeros(N_STEPS + 1))
+    assert judge_check(near, one_sided, [-8.8]).pressure_ok  # |P| below 2.5 kbar passes one-sided
+    paper_rule = settings_for("paper", unbracketed_tolerance=2.5)  # with the paper's point test as well
+    assert not judge_check(check, paper_rule, [-8.8]).pressure_ok and judge_check(check, paper_rule, [8.0]).pressure_ok

@@ -55,8 +55,9 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
                dataclasses.replace(paper, min_check_steps=1000).fingerprint(),
                dataclasses.replace(paper, quench_start="previous").fingerprint(),
                dataclasses.replace(paper, quench_start="trend").fingerprint(),
+               dataclasses.replace(paper, unbracketed_tolerance=2.5).fingerprint(),
                dataclasses.replace(paper, unresolved_energy="floor").fingerprint()}
-    assert len(changed) == 12 and paper.fingerprint() not in changed
+    assert len(changed) == 13 and paper.fingerprint() not in changed
     assert dataclasses.replace(paper, quench_start="melt").fingerprint() == paper.fingerprint()
     # without a stop rule the fit start changes only the analysis: the same runs, the same work directory
     assert dataclasses.replace(paper, fit_start_ps=1.0).fingerprint() == paper.fingerprint()
@@ -81,6 +82,7 @@ def test_fingerprints_are_stable():
     ("quick", {"rescale": "newton"}, "rescale must be 'beta' or 'secant'"),
     ("quick", {"quench_eos": "skip"}, "quench_eos = skip needs rescale = secant"),
     ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous' or 'trend'"),
+    ("quick", {"unbracketed_tolerance": 20.0}, "unbracketed tolerance must be positive and at most the pressure"),
     ("quick", {"unresolved_energy": "ignore"}, "unresolved_energy must be 'paper' or 'floor'"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
