@@ -5,8 +5,9 @@
     ... --preset paper & ... --preset fast & wait; ... (no --preset)            # the two presets in parallel
 
 Each composition runs under both presets (``amorphdb.run``, one database and work directory per preset under
-``--out``). Resumable: a finished (composition, preset) is kept in ``<out>/<formula>-<preset>.json``, with the
-settings' fingerprint (a summary of another definition of the preset is run again); an interrupted one resumes
+``--out``). Resumable: a finished (composition, preset) is kept in ``<out>/<formula>-<preset>-<fingerprint>.json``
+(the settings' fingerprint: another definition of the preset runs again, and the summaries of earlier ones
+stay, for ``--fast-fingerprint``); an interrupted one resumes
 from its MD checkpoints; one that fails (a search that does not converge, MD that blows up) is logged, and the
 next composition runs. Then ``<out>/table.md`` is written:
 
@@ -21,7 +22,9 @@ next composition runs. Then ``<out>/table.md`` is written:
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
-their EOS fit, no Ea), for a comparison that takes several sessions.
+their EOS fit, no Ea), for a comparison that takes several sessions. ``--fast-fingerprint FP`` compares
+``paper`` with the runs (and, when finished, the summary) of an earlier definition of ``fast`` instead of the
+present one.
 
 ``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
 rules on a 24-atom cell and short runs, so that the machinery can be checked here; its numbers say nothing about
@@ -47,7 +50,6 @@ from amorphdb.md.files import MDResult
 from amorphdb.protocol.eos import fit_zero_pressure_volume
 from amorphdb.composition import parse_formula
 from amorphdb.protocol.settings import settings_for
-from amorphdb.workflows.melt_quench import default_workdir
 
 HERE = Path(__file__).resolve().parent
 #: both presets, scaled down: 24 atoms, one quench temperature, short runs (the quick preset's tolerances)
@@ -61,15 +63,18 @@ TOLERANCE = settings_for("paper").pressure_tolerance  # kbar: a check passes any
 RDF_FRAMES = 100  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
 
 
-def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
-    """Run (or resume) ``formula`` under ``preset`` and return its summary (also kept in a JSON file)."""
-    done = out / f"{formula}-{preset}.json"
+def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path,
+               fingerprint: str | None = None) -> dict:
+    """Run (or resume) ``formula`` under ``preset`` and return its summary (also kept in a JSON file); with
+    ``fingerprint``, the kept summary of that definition of the preset (run if it is the present one)."""
     overrides = _overrides(preset, scale)
-    fingerprint = settings_for(preset, **overrides).fingerprint()
+    current = settings_for(preset, **overrides).fingerprint()
+    done = out / f"{formula}-{preset}-{fingerprint or current}.json"
     if done.exists():
-        kept = json.loads(done.read_text())
-        if kept.get("fingerprint") == fingerprint:  # not a summary of an earlier definition of the preset
-            return kept
+        return json.loads(done.read_text())
+    if fingerprint not in (None, current):
+        raise amorphdb.InputError(f"{formula} under {preset} {fingerprint}: no summary {done} (not finished)")
+    fingerprint = current
     result = amorphdb.run(formula, preset=preset, engine=engine, db=out / f"{preset}.sqlite",
                           workdir=out / "runs", progress=False, **overrides)
     summary = {
@@ -107,18 +112,20 @@ def _steps(workdir: Path) -> dict:
             "timed_s": timed_s}
 
 
-def progress(formula: str, preset: str, scale: str, engine: str, out: Path) -> dict:
-    """The summary of what ``formula`` under ``preset`` has finished so far (``--status``): steps of the finished
-    runs, and per temperature whose production is analysed its density and D(Li); no Ea."""
+def progress(formula: str, preset: str, scale: str, engine: str, out: Path, fingerprint: str | None = None) -> dict:
+    """The summary of what ``formula`` under ``preset`` (the definition of ``fingerprint``, default the present
+    one) has finished so far (``--status``): steps of the finished runs, and per temperature whose production
+    is analysed its density and D(Li); no Ea."""
     settings = settings_for(preset, **_overrides(preset, scale))
     source = f"mlip-{engine}"
     temperatures = {}
-    workdir = default_workdir(parse_formula(formula).reduced_formula, source, settings, out / "runs")
+    fingerprint = fingerprint or settings.fingerprint()
+    workdir = out / "runs" / f"{parse_formula(formula).reduced_formula}-{source}-{fingerprint}"
     if (out / f"{preset}.sqlite").exists():
         with Database(out / f"{preset}.sqlite") as db:
             rows = db.query(source=source)
         rows = rows[(rows.formula == formula) & (rows.stage == "production") & (rows.status == "done")
-                    & rows.key.str.startswith(settings.fingerprint())]
+                    & rows.key.str.startswith(fingerprint)]
         for r in rows.itertuples():
             result = json.loads((workdir / f"T{r.temperature:g}" / "production-0.result.json").read_text())
             temperatures[f"{r.temperature:g}"] = {
@@ -181,6 +188,8 @@ def main() -> None:
     p.add_argument("--preset", choices=("paper", "fast"), help="run only this preset (no table)")
     p.add_argument("--status", action="store_true",
                    help="run nothing: the table of what both presets have finished so far (steps of finished runs)")
+    p.add_argument("--fast-fingerprint", metavar="FP",
+                   help="the table or status of an earlier definition of fast (its fingerprint) against paper")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # a line per stage
     out = args.out or Path(f"/tmp/bench_presets-{args.scale}")
@@ -196,7 +205,8 @@ def main() -> None:
     summarise = progress if args.status else run_preset
     for formula in args.formulas:
         try:
-            paper, fast = (summarise(formula, preset, args.scale, args.engine, out) for preset in ("paper", "fast"))
+            paper = summarise(formula, "paper", args.scale, args.engine, out)
+            fast = summarise(formula, "fast", args.scale, args.engine, out, args.fast_fingerprint)
         except amorphdb.AmorphDBError as exc:
             steps_rows.append(f"| {formula} | failed: {exc} | | | | | |")
             continue
@@ -217,8 +227,9 @@ def main() -> None:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
             ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | "
                            f"{abs(eb - ea) / math.hypot(ea_err, eb_err):.2f} |")
+    fast_fingerprint = args.fast_fingerprint or settings_for("fast", **_overrides("fast", args.scale)).fingerprint()
     table = "\n".join([
-        f"scale: {args.scale}; engine {args.engine}; steps paper / fast"
+        f"scale: {args.scale}; engine {args.engine}; fast {fast_fingerprint}; steps paper / fast"
         + ("; so far (--status): finished runs only" if args.status else ""),
         "", "| composition | volume | check | production | all | fast/paper | MD hours (one core) |",
         "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
