@@ -39,7 +39,7 @@ from ..structure import pack
 from .convergence import finite_error, judge_check, pressure_error_rule
 from .eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus, secant_partner
 from .results import TemperatureResult
-from .settings import ProtocolSettings
+from .settings import ProtocolSettings, QuenchStart
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def quench(ctx: RunContext, melted: TemperatureResult, temperature: float,
     return anneal(ctx, origin, temperature, ctx.settings.melt_temperature, bulk_modulus)
 
 
-def quench_start_volume(done: Sequence[TemperatureResult], temperature: float, how: str,
+def quench_start_volume(done: Sequence[TemperatureResult], temperature: float, how: QuenchStart,
                         max_log_step: float = 0.15) -> float:
     """The volume (Å³) a quench at ``temperature`` (K) starts its search from, given the finished temperatures
     ``done`` (the melt first, then the hotter quenches in the order they ran): ``previous``, the production

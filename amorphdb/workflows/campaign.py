@@ -2,9 +2,10 @@
 
 The unit of work is one MD stage chain of :mod:`.melt_quench`: per composition a **melt** task (the packed start and
 the melt), one **quench** task per temperature (they start as soon as the melt is done and run in parallel with each
-other; with ``quench_start`` previous or trend one after another, hottest first) and the **fit** (Arrhenius, per species)
-when all of its temperatures are done; opt-in, the **limit** (:func:`.amorphous_limit.amorphous_limit`, same engine)
-from the production run of the coldest quench temperature (of the melt when there are none) when that task is done.
+other; with ``quench_start`` previous or trend one after another, hottest first) and the **fit** (Arrhenius, per
+species) when all of its temperatures are done; opt-in, the **limit** (:func:`.amorphous_limit.amorphous_limit`,
+same engine) from the production run of the coldest quench temperature (of the melt when there are none) when that
+task is done.
 Each task records its state in the database's task book (:mod:`amorphdb.database.tasks`); its MD runs are
 found again and resumed through the run keys and MD checkpoints, exactly as ``amorphdb run`` does. Hence:
 
