@@ -200,12 +200,13 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     """
     s = ctx.settings
     skip_eos = s.quench_eos == "skip" and start_temperature is not None and bulk_modulus is not None
-    if skip_eos:  # seen: the pressures (kbar) of the runs at this temperature so far
-        atoms, check_origin, seen = start, start_temperature, []
+    if skip_eos:
+        atoms, check_origin, eos_pressures = start, start_temperature, []
         log.info("T=%g K: no EOS runs; checks from the start volume %.1f Å3 (bulk modulus %.0f kbar)",
                  temperature, start.get_volume(), bulk_modulus)
     else:
-        (atoms, bulk_modulus, seen), check_origin = _eos_search(ctx, start, temperature, start_temperature), None
+        atoms, bulk_modulus, eos_pressures = _eos_search(ctx, start, temperature, start_temperature)
+        check_origin = None
     rescales = reruns = 0
     points: list[tuple[float, float, float]] = []  # (volume Å3, P kbar, SE kbar) of the checks so far
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
@@ -213,8 +214,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                                  start_temperature=check_origin if iteration == 0 else None,
                                  stop=pressure_error_rule(s, "check"))
         pressure = check.pressure(s.pressure_convention)
-        verdict = judge_check(check, s, seen)
-        seen.append(pressure)
+        verdict = judge_check(check, s, [*eos_pressures, *(p for _, p, _ in points)])
         p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
         failed = [name for name, ok in (("pressure", p_ok), ("energy", e_ok)) if not ok]
         log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
