@@ -22,10 +22,11 @@ g exceeds about n/20, so its SE exceeds about √(var/20) (:func:`amorphdb.md.st
 difference within k floors is within about k true errors (near n/20 the floor is about the true error; beyond,
 well below it, and the test fails, a rerun, some stationary runs).
 
-A one-sided search (``unbracketed_tolerance``): until a run at this temperature (EOS or check) has had a pressure
-of the other sign, a check's |P| must also be below ``unbracketed_tolerance``. A search that approaches zero
-pressure from one side stops at the first check inside the tolerance, at its edge; a liquid's P(V) is convex,
-so secant steps from the tension side fall short, and such searches ended 2–6 % light (docs/protocol.md).
+A pressure target (``pressure_target``): a check's mean |P| must also be below it, read as the paper's test reads
+the tolerance (the point estimate). The statistical test certifies |P| below the tolerance; without a target a
+search stops at the first check inside it, often near its edge (a liquid's P(V) is convex, so secant steps from
+the tension side fall short, and an overshoot may land just inside the other edge), where `paper`'s long EOS
+runs put its checks near zero. Such `fast` searches ended 2–6 % away from `paper`'s density (docs/protocol.md).
 
 Adaptive lengths: :func:`pressure_error_rule` is a stop rule for :func:`amorphdb.md.runner.run_nvt` that ends
 an EOS run once SE(P) of its second half is below ``eos_error_fraction`` (default ``pressure_error_fraction``) ×
@@ -37,7 +38,6 @@ surely fails, |P| − z·SE(P) above the tolerance (not before ``min_volume_step
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -52,15 +52,15 @@ class CheckVerdict:
     """Whether a check run's pressure and energy drift pass, each with its numbers (``|P| = 3.1 kbar``,
     ``energy drift 0.0012`` for the paper's test; with standard errors for the statistical one).
     ``pressure_test``: the test that judged |P|, ``paper`` or ``statistical`` (``paper`` also when the statistical
-    test could not: its standard error is unknown). ``one_sided``: |P| passed that test but not the
-    ``unbracketed_tolerance`` of a search that has not yet seen the other sign of P."""
+    test could not: its standard error is unknown). ``off_target``: |P| passed that test but not the
+    ``pressure_target``."""
 
     pressure_ok: bool
     energy_ok: bool
     pressure_text: str
     energy_text: str
     pressure_test: str
-    one_sided: bool = False
+    off_target: bool = False
 
     @property
     def converged(self) -> bool:
@@ -71,17 +71,14 @@ class CheckVerdict:
         return f"{self.pressure_text}, {self.energy_text}"
 
 
-def judge_check(result: MDResult, settings: ProtocolSettings, earlier: Sequence[float] = ()) -> CheckVerdict:
-    """The ``settings.convergence`` test of a check run (see the module docstring); ``earlier``: the pressures
-    (kbar) of the runs before it at this temperature, EOS runs included, for ``unbracketed_tolerance``."""
+def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
+    """The ``settings.convergence`` test of a check run, and its ``pressure_target`` (see the module docstring)."""
     verdict = _judge(result, settings)
-    pressure, limit = result.pressure(settings.pressure_convention), settings.unbracketed_tolerance
-    if limit is None or not verdict.pressure_ok or abs(pressure) < limit or any(p * pressure < 0 for p in earlier):
+    pressure, target = result.pressure(settings.pressure_convention), settings.pressure_target
+    if target is None or not verdict.pressure_ok or abs(pressure) < target:
         return verdict
-    side = "<" if pressure < 0 else ">"
-    return CheckVerdict(False, verdict.energy_ok, f"{verdict.pressure_text}; one-sided (every run at this "
-                        f"temperature at P {side} 0): needs |P| < {limit:g} kbar", verdict.energy_text,
-                        verdict.pressure_test, one_sided=True)
+    return CheckVerdict(False, verdict.energy_ok, f"{verdict.pressure_text}; off the target: needs |P| < "
+                        f"{target:g} kbar", verdict.energy_text, verdict.pressure_test, off_target=True)
 
 
 def _judge(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:

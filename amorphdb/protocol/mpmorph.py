@@ -193,20 +193,19 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     the start volume. A failed pressure rescales V → V exp(βP), or with ``rescale = "secant"`` V → V exp(P/B):
     B from the EOS fit (or the melt's), then from the last check and its partner (:func:`.eos.secant_partner`)
     when their pressures differ by more than twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at
-    most 15 % in ln V. With ``unbracketed_tolerance``, a check passes on pressure only below it as long as every
-    run at this temperature so far had the same sign of P (:func:`.convergence.judge_check`).
+    most 15 % in ln V. With ``pressure_target``, a check's mean |P| must also be below it
+    (:func:`.convergence.judge_check`).
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
     pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
     s = ctx.settings
     skip_eos = s.quench_eos == "skip" and start_temperature is not None and bulk_modulus is not None
     if skip_eos:
-        atoms, check_origin, eos_pressures = start, start_temperature, []
+        atoms, check_origin = start, start_temperature
         log.info("T=%g K: no EOS runs; checks from the start volume %.1f Å3 (bulk modulus %.0f kbar)",
                  temperature, start.get_volume(), bulk_modulus)
     else:
-        atoms, bulk_modulus, eos_pressures = _eos_search(ctx, start, temperature, start_temperature)
-        check_origin = None
+        (atoms, bulk_modulus), check_origin = _eos_search(ctx, start, temperature, start_temperature), None
     rescales = reruns = 0
     points: list[tuple[float, float, float]] = []  # (volume Å3, P kbar, SE kbar) of the checks so far
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
@@ -214,7 +213,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                                  start_temperature=check_origin if iteration == 0 else None,
                                  stop=pressure_error_rule(s, "check"))
         pressure = check.pressure(s.pressure_convention)
-        verdict = judge_check(check, s, [*eos_pressures, *(p for _, p, _ in points)])
+        verdict = judge_check(check, s)
         p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
         failed = [name for name, ok in (("pressure", p_ok), ("energy", e_ok)) if not ok]
         log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
@@ -233,7 +232,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
             if rescales > s.max_rescales:
                 raise ctx.fail(check_id, ConvergenceError(
                     f"T={temperature:g} K volume search: {verdict.pressure_text}"
-                    + ("" if verdict.one_sided else " is still " + (
+                    + ("" if verdict.off_target else " is still " + (
                         f"above {s.pressure_tolerance:g} kbar" if verdict.pressure_test == "paper" else
                         f"not below {s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}"))
                     + f" after {s.max_rescales} volume rescales (the cap, --max-rescales); no production run"))
@@ -254,10 +253,10 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
 
 
 def _eos_search(ctx: RunContext, start: Atoms, temperature: float,
-                start_temperature: float | None) -> tuple[Atoms, float | None, list[float]]:
+                start_temperature: float | None) -> tuple[Atoms, float | None]:
     """The EOS runs of :func:`equilibrate` and their fit: the first check's start (the last frame of the EOS run
-    nearest to the zero-pressure volume, scaled to it), the fit's bulk modulus (kbar; None when the zero was
-    not bracketed) and the runs' pressures (kbar)."""
+    nearest to the zero-pressure volume, scaled to it) and the fit's bulk modulus (kbar; None when the zero was
+    not bracketed)."""
     s = ctx.settings
     v_start = start.get_volume()
     runs: list[MDResult] = []
@@ -293,7 +292,7 @@ def _eos_search(ctx: RunContext, start: Atoms, temperature: float,
     v0 = min(max(v0, lo), hi)
     log.info("T=%g K zero-pressure volume %.1f Å3 (%s fit%s)", temperature, v0, how,
              "" if bulk_modulus is None else f", bulk modulus {bulk_modulus:.0f} kbar")
-    return _scaled(last_frame(_nearest(runs, v0)), v0), bulk_modulus, [r.pressure(s.pressure_convention) for r in runs]
+    return _scaled(last_frame(_nearest(runs, v0)), v0), bulk_modulus
 
 
 def packed_start(composition: Composition, settings: ProtocolSettings, workdir: Path) -> Atoms:

@@ -115,10 +115,9 @@ class ProtocolSettings:
     eos_error_fraction: float | None = _setting(
         None, "EOS runs stop once the standard error of their mean P is below this x the pressure tolerance: the "
         "fit only seeds the checks, which judge |P| themselves", none="the pressure error fraction", added=True)
-    unbracketed_tolerance: float | None = _setting(
-        None, "until a run at this temperature has had a pressure of the other sign, a check's |P| must also be "
-        "below this: a search approaching zero pressure from one side stops at the tolerance's edge", "kbar",
-        none="off", added=True)
+    pressure_target: float | None = _setting(
+        None, "a check's mean |P| must also be below this (its point estimate): the search ends near zero "
+        "pressure, not anywhere within the tolerance", "kbar", none="off", added=True)
     min_volume_steps: int = _setting(400, "shortest adaptive EOS run, and shortest check that surely fails",
                                      added=True)
     min_check_steps: int | None = _setting(
@@ -193,9 +192,9 @@ class ProtocolSettings:
             (all(v is None or positive(v) for v in (self.pressure_error_fraction, self.eos_error_fraction,
                                                      self.target_d_error)),
              "the pressure and EOS error fractions and the target D error must be positive"),
-            (self.unbracketed_tolerance is None or 0 < self.unbracketed_tolerance <= self.pressure_tolerance,
-             f"the unbracketed tolerance must be positive and at most the pressure tolerance "
-             f"({self.pressure_tolerance:g} kbar), got {self.unbracketed_tolerance}"),
+            (self.pressure_target is None or 0 < self.pressure_target <= self.pressure_tolerance,
+             f"the pressure target must be positive and at most the pressure tolerance "
+             f"({self.pressure_tolerance:g} kbar), got {self.pressure_target}"),
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),
@@ -256,14 +255,13 @@ PRESETS: dict[str, ProtocolSettings] = {
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical check
 # tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least
-# 1000 steps) or |P| is surely above 5 (at least 400), and |P| below 2.5 kbar until a run on the other side of zero
-# pressure brackets it; EOS runs (melt only) until SE(P) < 0.6 x 5 kbar; secant rescales; quenches hottest first,
+# 1000 steps) or |P| is surely above 5 (at least 400), and a mean |P| below 2.5 kbar (the target); EOS runs (melt only) until SE(P) < 0.6 x 5 kbar; secant rescales; quenches hottest first,
 # each from the volume ln V linear in T through the two next hotter ones gives (the first from the melt's);
 # production until sigma(D)/D < 10 % with the D fit window from 0.5 ps (10 % of the shortest production), so that
 # sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", unresolved_energy="floor",
                           pressure_error_fraction=0.3, eos_error_fraction=0.6, min_volume_steps=400,
-                          min_check_steps=1000, unbracketed_tolerance=2.5, rescale="secant", quench_eos="skip",
+                          min_check_steps=1000, pressure_target=2.5, rescale="secant", quench_eos="skip",
                           quench_start="trend", target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100,
                           fit_start_ps=0.5)
 

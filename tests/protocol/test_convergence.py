@@ -152,21 +152,23 @@ def test_a_check_stops_once_its_pressure_surely_fails_and_an_eos_run_on_its_own_
     assert pressure_error_rule(eos_only, "check") is None and pressure_error_rule(eos_only, "volume") is not None
 
 
-def test_a_one_sided_search_needs_the_unbracketed_tolerance():
-    # a check at P = -3.7 kbar (SE ~0.4) passes the 5 kbar test at 95 %; while every earlier run at this
-    # temperature had P < 0 it must also be below the unbracketed tolerance, 2.5 kbar
+def test_a_check_within_the_tolerance_must_also_meet_the_pressure_target():
+    # a check at P = -3.7 kbar (SE ~0.4) passes the 5 kbar test at 95 %; with a 2.5 kbar target its mean |P| must
+    # also be below 2.5 kbar, on either side of zero
     check = _check(np.full(N_STEPS + 1, E_MEAN), -3.7 + 4.0 * AR1(P_G, N_STEPS + 1, 1, seed=3)[0])
     assert -4.5 < check.pressure_virial < -3.0
     plain = settings_for("paper", convergence="statistical")
-    one_sided = settings_for("paper", convergence="statistical", unbracketed_tolerance=2.5)
-    assert judge_check(check, plain, [-8.8]).pressure_ok  # off: the earlier pressures do not matter
-    verdict = judge_check(check, one_sided, [-8.8, -6.0])
-    assert not verdict.pressure_ok and verdict.one_sided and verdict.energy_ok
-    assert "one-sided (every run at this temperature at P < 0): needs |P| < 2.5 kbar" in verdict.pressure_text
-    assert judge_check(check, one_sided).one_sided  # the first run of a temperature is one-sided
-    bracketed = judge_check(check, one_sided, [-8.8, +6.8])  # a run on the other side: the plain test decides
-    assert bracketed.pressure_ok and not bracketed.one_sided
-    near = _check(np.full(N_STEPS + 1, E_MEAN), check.pressure_virial + 2.0 + np.zeros(N_STEPS + 1))
-    assert judge_check(near, one_sided, [-8.8]).pressure_ok  # |P| below 2.5 kbar passes one-sided
-    paper_rule = settings_for("paper", unbracketed_tolerance=2.5)  # with the paper's point test as well
-    assert not judge_check(check, paper_rule, [-8.8]).pressure_ok and judge_check(check, paper_rule, [8.0]).pressure_ok
+    targeted = settings_for("paper", convergence="statistical", pressure_target=2.5)
+    assert judge_check(check, plain).pressure_ok and not judge_check(check, plain).off_target
+    verdict = judge_check(check, targeted)
+    assert not verdict.pressure_ok and verdict.off_target and verdict.energy_ok
+    assert verdict.pressure_text.endswith("; off the target: needs |P| < 2.5 kbar")
+    for pressure in (-1.7, 2.3):  # kbar: on target
+        near = _check(np.full(N_STEPS + 1, E_MEAN), np.full(N_STEPS + 1, pressure))
+        assert judge_check(near, targeted).pressure_ok
+    above = _check(np.full(N_STEPS + 1, E_MEAN), np.full(N_STEPS + 1, 3.0))  # +3.0 kbar: off target
+    assert judge_check(above, plain).pressure_ok and not judge_check(above, targeted).pressure_ok
+    far = _check(np.full(N_STEPS + 1, E_MEAN), np.full(N_STEPS + 1, 6.0))  # beyond the tolerance: the usual text
+    assert not judge_check(far, targeted).off_target
+    paper_rule = settings_for("paper", pressure_target=2.5)  # with the paper's point test as well
+    assert judge_check(above, settings_for("paper")).pressure_ok and not judge_check(above, paper_rule).pressure_ok

@@ -55,7 +55,7 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
                dataclasses.replace(paper, min_check_steps=1000).fingerprint(),
                dataclasses.replace(paper, quench_start="previous").fingerprint(),
                dataclasses.replace(paper, quench_start="trend").fingerprint(),
-               dataclasses.replace(paper, unbracketed_tolerance=2.5).fingerprint(),
+               dataclasses.replace(paper, pressure_target=2.5).fingerprint(),
                dataclasses.replace(paper, unresolved_energy="floor").fingerprint()}
     assert len(changed) == 13 and paper.fingerprint() not in changed
     assert dataclasses.replace(paper, quench_start="melt").fingerprint() == paper.fingerprint()
@@ -82,7 +82,7 @@ def test_fingerprints_are_stable():
     ("quick", {"rescale": "newton"}, "rescale must be 'beta' or 'secant'"),
     ("quick", {"quench_eos": "skip"}, "quench_eos = skip needs rescale = secant"),
     ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous' or 'trend'"),
-    ("quick", {"unbracketed_tolerance": 20.0}, "unbracketed tolerance must be positive and at most the pressure"),
+    ("quick", {"pressure_target": 20.0}, "pressure target must be positive and at most the pressure tolerance"),
     ("quick", {"unresolved_energy": "ignore"}, "unresolved_energy must be 'paper' or 'floor'"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
