@@ -255,8 +255,9 @@ PRESETS: dict[str, ProtocolSettings] = {
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical check
 # tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least
-# 1000 steps) or |P| is surely above 5 (at least 400), and a mean |P| below 2.5 kbar (the target); EOS runs (melt only) until SE(P) < 0.6 x 5 kbar; secant rescales; quenches hottest first,
-# each from the volume ln V linear in T through the two next hotter ones gives (the first from the melt's);
+# 1000 steps) or |P| is surely above 5 (at least 400), and a mean |P| below 2.5 kbar (the target); EOS runs (melt
+# only) until SE(P) < 0.6 x 5 kbar; secant rescales; quenches hottest first, each from the volume ln V linear in T
+# through the two next hotter ones gives (the first from the melt's);
 # production until sigma(D)/D < 10 % with the D fit window from 0.5 ps (10 % of the shortest production), so that
 # sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", unresolved_energy="floor",
