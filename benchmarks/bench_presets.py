@@ -16,7 +16,9 @@ next composition runs. Then ``<out>/table.md`` is written:
   theirs (``MDResult.wall_s``, summed over the calls that resumed a run; runs made before it was kept have none);
 - steps per temperature (all stages), per preset, and their ratio;
 - agreement per quench temperature: density difference (%, goal ≤ 2) beside the band the pressure tolerance
-  allows either preset (± tolerance / B, B the bulk modulus of the search), D(Li) difference in combined
+  allows either preset (± tolerance / B, B the bulk modulus of the search), the mean pressures of the two
+  productions (± standard error) and the density difference they alone would make ((P_fast − P_paper) / B: where
+  each run landed in the band), D(Li) difference in combined
   standard errors (goal ≤ 1), RDF R² between the presets' production RDFs over 100 frames of each second half
   (goal > 0.99); Ea difference in combined errors.
 
@@ -132,8 +134,8 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path, fing
                 "density": r.density, "production_steps": result["n_steps"], "converged": None, "D": r.D,
                 "D_err": r.D_err, "run_id": r.run_id,
                 "bulk_modulus": _eos_modulus(workdir / f"T{r.temperature:g}", settings.pressure_convention)}
-    return {"formula": formula, "preset": preset, "source": source, **_steps(workdir), "temperatures": temperatures,
-            "Ea": None}
+    return {"formula": formula, "preset": preset, "source": source, "fingerprint": fingerprint, **_steps(workdir),
+            "temperatures": temperatures, "Ea": None}
 
 
 def _eos_modulus(directory: Path, convention: str) -> float | None:
@@ -146,8 +148,19 @@ def _eos_modulus(directory: Path, convention: str) -> float | None:
     return fit_zero_pressure_volume([r.volume for r in runs], pressures).bulk_modulus
 
 
+def _production_pressure(out: Path, summary: dict, temperature: str) -> tuple[float, float]:
+    """Mean pressure (kbar, the paper's convention) of the production run of ``summary`` at ``temperature``, with
+    its standard error (NaN where the run kept none)."""
+    workdir = out / "runs" / f"{parse_formula(summary['formula']).reduced_formula}-{summary['source']}-" \
+                             f"{summary['fingerprint']}"
+    run = MDResult(**json.loads((workdir / f"T{temperature}" / "production-0.result.json").read_text()))
+    convention = settings_for(summary["preset"]).pressure_convention
+    return run.pressure(convention), run.pressure_err(convention) or math.nan
+
+
 def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
-    """Markdown rows: per temperature the density difference, D difference in combined σ, RDF R²."""
+    """Markdown rows: per temperature the density difference beside the part of it that the two productions'
+    pressures explain, D difference in combined σ, RDF R²."""
     rows = []
     with Database(out / "paper.sqlite") as dp, Database(out / "fast.sqlite") as df:
         for t, a in paper["temperatures"].items():
@@ -162,8 +175,11 @@ def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
             # the density band the pressure tolerance allows: tolerance / B of the paper preset's search
             modulus = a.get("bulk_modulus") or b.get("bulk_modulus")
             band = f"±{100 * TOLERANCE / modulus:.0f}" if modulus else "-"
+            (pa, pa_err), (pb, pb_err) = (_production_pressure(out, x, t) for x in (paper, fast))
+            # where each landed in the band: a run at P > 0 is denser than at zero pressure by P / B
+            explained = f"{100 * (pb - pa) / modulus:+.1f}" if modulus else "-"
             rows.append(f"| {formula} | {t} | {a['production_steps'] or '-'} / {b['production_steps'] or '-'} | "
-                        f"{density:+.1f} | {band} | "
+                        f"{density:+.1f} | {band} | {pa:+.1f} ± {pa_err:.1f} / {pb:+.1f} ± {pb_err:.1f} | {explained} | "
                         f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
                         f"{b['D'] or math.nan:.2e} ± {b['D_err'] or math.nan:.1e} | {d_sigmas:.2f} | {r2:.3f} |")
     return rows
@@ -235,9 +251,9 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
         "", "| composition | T (K) | steps paper / fast | fast/paper | both productions done |",
         "| --- | --- | --- | --- | --- |", *temperature_rows,
-        "", "| composition | T (K) | production steps | density Δ % | tolerance band % | D(Li) paper | D(Li) fast | "
-            "|ΔD|/σ | RDF R² |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
+        "", "| composition | T (K) | production steps | density Δ % | tolerance band % | production P (kbar) | "
+            "Δ % from P | D(Li) paper | D(Li) fast | |ΔD|/σ | RDF R² |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
         "", "| composition | Ea paper (eV) | Ea fast (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
