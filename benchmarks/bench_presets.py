@@ -122,7 +122,7 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path, fing
     source = f"mlip-{engine}"
     temperatures = {}
     fingerprint = fingerprint or settings.fingerprint()
-    workdir = out / "runs" / f"{parse_formula(formula).reduced_formula}-{source}-{fingerprint}"
+    workdir = _workdir(out, formula, source, fingerprint)
     if (out / f"{preset}.sqlite").exists():
         with Database(out / f"{preset}.sqlite") as db:
             rows = db.query(source=source)
@@ -148,11 +148,15 @@ def _eos_modulus(directory: Path, convention: str) -> float | None:
     return fit_zero_pressure_volume([r.volume for r in runs], pressures).bulk_modulus
 
 
+def _workdir(out: Path, formula: str, source: str, fingerprint: str) -> Path:
+    """The work directory of ``formula``'s runs under the settings of ``fingerprint`` (as ``amorphdb.run`` names it)."""
+    return out / "runs" / f"{parse_formula(formula).reduced_formula}-{source}-{fingerprint}"
+
+
 def _production_pressure(out: Path, summary: dict, temperature: str) -> tuple[float, float]:
     """Mean pressure (kbar, the paper's convention) of the production run of ``summary`` at ``temperature``, with
-    its standard error (NaN where the run kept none)."""
-    workdir = out / "runs" / f"{parse_formula(summary['formula']).reduced_formula}-{summary['source']}-" \
-                             f"{summary['fingerprint']}"
+    its standard error (NaN where the run kept none, inf where it was too short for its own correlation time)."""
+    workdir = _workdir(out, summary["formula"], summary["source"], summary["fingerprint"])
     run = MDResult(**json.loads((workdir / f"T{temperature}" / "production-0.result.json").read_text()))
     convention = settings_for(summary["preset"]).pressure_convention
     return run.pressure(convention), run.pressure_err(convention) or math.nan
@@ -179,7 +183,8 @@ def agreement(formula: str, paper: dict, fast: dict, out: Path) -> list[str]:
             # where each landed in the band: a run at P > 0 is denser than at zero pressure by P / B
             explained = f"{100 * (pb - pa) / modulus:+.1f}" if modulus else "-"
             rows.append(f"| {formula} | {t} | {a['production_steps'] or '-'} / {b['production_steps'] or '-'} | "
-                        f"{density:+.1f} | {band} | {pa:+.1f} ± {pa_err:.1f} / {pb:+.1f} ± {pb_err:.1f} | {explained} | "
+                        f"{density:+.1f} | {band} | {pa:+.1f} ± {pa_err:.1f} / {pb:+.1f} ± {pb_err:.1f} | "
+                        f"{explained} | "
                         f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
                         f"{b['D'] or math.nan:.2e} ± {b['D_err'] or math.nan:.1e} | {d_sigmas:.2f} | {r2:.3f} |")
     return rows
