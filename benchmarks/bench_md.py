@@ -7,7 +7,8 @@ preset), periodic checkpoints of the state and a progress bar. Repeats alternate
 machine load hits both alike; the medians and their ratio (the overhead) are printed, then an estimate of the
 paper preset's wall time for one composition (steps × time per step). Run by hand:
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_md.py [--engine chgnet] [--atoms 100] [--steps 20] [--repeats 5]
+    OMP_NUM_THREADS=2 python benchmarks/bench_md.py [--engine chgnet] [--formula Li3PS4] [--atoms 100] [--density G]
+        [--steps 20] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--engine", default="chgnet")
     parser.add_argument("--formula", default="Li3PS4")
     parser.add_argument("--atoms", type=int, default=100)
+    parser.add_argument("--density", type=float, default=None, help="g/cm³ of the packed cell (default: our guess)")
     parser.add_argument("--steps", type=int, default=20, help="MD steps per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--temperature", type=float, default=1500.0)
@@ -70,8 +72,8 @@ def main() -> None:
 
     engine = load_engine(args.engine, device="cpu")
     comp = scale_composition(args.formula, args.atoms)
-    atoms = AseAtomsAdaptor.get_atoms(random_packing(comp, seed=1))
-    print(f"{args.formula}: {len(atoms)} atoms, engine {engine.name} {engine.version} on {engine.device}")
+    atoms = AseAtomsAdaptor.get_atoms(random_packing(comp, args.density, seed=1))
+    print(f"{args.formula}: {len(atoms)} atoms at {atoms.get_masses().sum() / atoms.get_volume() * 1.66054:.2f} g/cm3, engine {engine.name} {engine.version} on {engine.device}")
     bare_loop(atoms, engine.calculator, 3, args.temperature)  # warm-up (model load, first graph)
     bare, ours = [], []
     with tempfile.TemporaryDirectory() as tmp:
