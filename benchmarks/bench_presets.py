@@ -192,10 +192,8 @@ def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
     the two productions' pressures explain, D difference in combined σ, the same with `paper`'s D refitted over
     `fast`'s MSD window, RDF R²."""
     rows = []
-    for t, a in paper["temperatures"].items():
-        if t not in fast["temperatures"]:  # --status: not finished under both presets yet
-            continue
-        b = fast["temperatures"][t]
+    for t in sorted(paper["temperatures"].keys() & fast["temperatures"].keys(), key=float, reverse=True):
+        a, b = paper["temperatures"][t], fast["temperatures"][t]  # (--status: those finished under both)
         density = 100 * (b["density"] - a["density"]) / a["density"]
         d_sigmas = _sigmas(a["D"], a["D_err"], b["D"], b["D_err"])
         windowed = a["li_fit_fast_window"] or {"D": None, "D_err": None}
