@@ -27,6 +27,10 @@ the tolerance (the point estimate). The statistical test certifies |P| below the
 search stops at the first check inside it, often near its edge (a liquid's P(V) is convex, so secant steps from
 the tension side fall short, and an overshoot may land just inside the other edge), where `paper`'s long EOS
 runs put its checks near zero. Such `fast` searches ended 2–6 % away from `paper`'s density (docs/protocol.md).
+A pressure is a density only through the bulk modulus B: a volume off by a fraction f reads |P| ≈ f·B, so a fixed
+target in kbar is a tight density target for a stiff liquid and a loose one for a soft one (RbLi2, B ≈ 10–45
+kbar: 2.5 kbar is 5–25 % of its volume). A density target (``density_target`` f) bounds |P| by f·B, B the
+search's present bulk modulus; with both targets the lower one counts.
 
 Adaptive lengths: :func:`pressure_error_rule` is a stop rule for :func:`amorphdb.md.runner.run_nvt` that ends
 an EOS run once SE(P) of its second half is below ``eos_error_fraction`` (default ``pressure_error_fraction``) ×
@@ -71,14 +75,24 @@ class CheckVerdict:
         return f"{self.pressure_text}, {self.energy_text}"
 
 
-def judge_check(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:
-    """The ``settings.convergence`` test of a check run, and its ``pressure_target`` (see the module docstring)."""
+def judge_check(result: MDResult, settings: ProtocolSettings, bulk_modulus: float | None = None) -> CheckVerdict:
+    """The ``settings.convergence`` test of a check run, and its ``pressure_target`` and ``density_target`` (with
+    ``bulk_modulus``, kbar, the search's present one; see the module docstring)."""
     verdict = _judge(result, settings)
-    pressure, target = result.pressure(settings.pressure_convention), settings.pressure_target
+    pressure, target = result.pressure(settings.pressure_convention), pressure_target(settings, bulk_modulus)
     if target is None or not verdict.pressure_ok or abs(pressure) < target:
         return verdict
     return CheckVerdict(False, verdict.energy_ok, f"{verdict.pressure_text}; off the target: needs |P| < "
-                        f"{target:g} kbar", verdict.energy_text, verdict.pressure_test, off_target=True)
+                        f"{target:.3g} kbar", verdict.energy_text, verdict.pressure_test, off_target=True)
+
+
+def pressure_target(settings: ProtocolSettings, bulk_modulus: float | None) -> float | None:
+    """The bound (kbar) on a check's mean |P|: the lower of ``pressure_target`` and ``density_target`` × the
+    bulk modulus (kbar; the latter only while one is known); None without either."""
+    targets = [settings.pressure_target]
+    if settings.density_target is not None and bulk_modulus is not None and bulk_modulus > 0:
+        targets.append(settings.density_target * bulk_modulus)
+    return min((t for t in targets if t is not None), default=None)
 
 
 def _judge(result: MDResult, settings: ProtocolSettings) -> CheckVerdict:

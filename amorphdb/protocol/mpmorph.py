@@ -193,8 +193,8 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     the start volume. A failed pressure rescales V → V exp(βP), or with ``rescale = "secant"`` V → V exp(P/B):
     B from the EOS fit (or the melt's), then from the last check and its partner (:func:`.eos.secant_partner`)
     when their pressures differ by more than twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at
-    most 15 % in ln V. With ``pressure_target``, a check's mean |P| must also be below it
-    (:func:`.convergence.judge_check`).
+    most 15 % in ln V. With ``pressure_target``, a check's mean |P| must also be below it, with
+    ``density_target`` below that fraction of the present B (:func:`.convergence.judge_check`).
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
     pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
@@ -213,17 +213,17 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                                  start_temperature=check_origin if iteration == 0 else None,
                                  stop=pressure_error_rule(s, "check"))
         pressure = check.pressure(s.pressure_convention)
-        verdict = judge_check(check, s)
-        p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
-        failed = [name for name, ok in (("pressure", p_ok), ("energy", e_ok)) if not ok]
-        log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
-                 check.volume, check.density, verdict.message,
-                 f" (not converged: {', '.join(failed)})" if failed else "")
         points.append((check.volume, pressure, finite_error(check.pressure_err(s.pressure_convention))))
         if s.rescale == "secant" and len(points) > 1:
             partner = secant_partner(points)
             secant = secant_bulk_modulus(*zip(partner, points[-1]))
             bulk_modulus = secant if secant is not None else bulk_modulus
+        verdict = judge_check(check, s, bulk_modulus)
+        p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
+        failed = [name for name, ok in (("pressure", p_ok), ("energy", e_ok)) if not ok]
+        log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
+                 check.volume, check.density, verdict.message,
+                 f" (not converged: {', '.join(failed)})" if failed else "")
         if verdict.converged:
             return VolumeSearch(check, rescales, reruns, bulk_modulus)
         atoms = last_frame(check)

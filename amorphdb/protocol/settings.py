@@ -118,6 +118,10 @@ class ProtocolSettings:
     pressure_target: float | None = _setting(
         None, "a check's mean |P| must also be below this (its point estimate): the search ends near zero "
         "pressure, not anywhere within the tolerance", "kbar", none="off", added=True)
+    density_target: float | None = _setting(
+        None, "a check's mean |P| must also be below this x the bulk modulus B of the search (the EOS fit's, the "
+        "melt's, then the checks' secant): a target on the volume, |P|/B, that holds for soft and stiff liquids "
+        "alike (the lower of the two targets counts)", none="off", added=True)
     min_volume_steps: int = _setting(400, "shortest adaptive EOS run, and shortest check that surely fails",
                                      added=True)
     min_check_steps: int | None = _setting(
@@ -195,6 +199,8 @@ class ProtocolSettings:
             (self.pressure_target is None or 0 < self.pressure_target <= self.pressure_tolerance,
              f"the pressure target must be positive and at most the pressure tolerance "
              f"({self.pressure_tolerance:g} kbar), got {self.pressure_target}"),
+            (self.density_target is None or 0 < self.density_target < 1,
+             f"the density target must be a fraction in (0, 1), got {self.density_target}"),
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),

@@ -8,7 +8,7 @@ import pytest
 
 from amorphdb.md.files import MDResult
 from amorphdb.md.runner import half_means
-from amorphdb.protocol.convergence import judge_check
+from amorphdb.protocol.convergence import judge_check, pressure_target
 from amorphdb.protocol.settings import settings_for
 
 # a 100-atom melt at 5000 K as CHGNet gives it (Li2O2, docs/protocol.md): E ≈ −4.4 eV/atom with a per-step
@@ -172,3 +172,18 @@ def test_a_check_within_the_tolerance_must_also_meet_the_pressure_target():
     assert not judge_check(far, targeted).off_target
     paper_rule = settings_for("paper", pressure_target=2.5)  # with the paper's point test as well
     assert judge_check(above, settings_for("paper")).pressure_ok and not judge_check(above, paper_rule).pressure_ok
+
+
+def test_the_density_target_bounds_the_pressure_by_a_fraction_of_the_bulk_modulus():
+    # |P| = 1.0 kbar is 1 % of the volume of a liquid with B = 100 kbar and 5 % of one with B = 20 kbar: a 2 %
+    # density target passes the first and sends the second on, where a 2.5 kbar pressure target passes both
+    check = _check(np.full(N_STEPS + 1, E_MEAN), np.full(N_STEPS + 1, -1.0))
+    density = settings_for("paper", convergence="statistical", density_target=0.02)
+    assert judge_check(check, density, bulk_modulus=100.0).pressure_ok
+    verdict = judge_check(check, density, bulk_modulus=20.0)
+    assert not verdict.pressure_ok and verdict.off_target and verdict.energy_ok
+    assert verdict.pressure_text.endswith("; off the target: needs |P| < 0.4 kbar")
+    assert judge_check(check, density).pressure_ok  # no bulk modulus known yet: no density target
+    both = settings_for("paper", convergence="statistical", density_target=0.02, pressure_target=2.5)
+    assert pressure_target(both, 20.0) == pytest.approx(0.4) and pressure_target(both, 500.0) == 2.5
+    assert pressure_target(both, None) == 2.5 and pressure_target(settings_for("paper"), 20.0) is None

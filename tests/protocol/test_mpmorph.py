@@ -265,6 +265,25 @@ def test_a_quench_search_goes_on_until_the_pressure_target(tmp_path, caplog):
     assert "T=300 K check 0" in caplog.text and "off the target: needs |P| < 5 kbar" in caplog.text
 
 
+def test_a_quench_search_goes_on_until_the_density_target(tmp_path, caplog):
+    # the same quench with density_target = 0.005 instead: |P| below 0.5 % of the search's bulk modulus (the melt's,
+    # then the checks' secant; copper's ~1000 kbar makes that ~5 kbar), so the search also goes on past check 0
+    from amorphdb.protocol.mpmorph import melt, quench
+
+    ledger = MemoryLedger()
+    ctx = _context(tmp_path, ledger, melt_temperature=1200.0, temperatures=(300.0,), volume_steps=200,
+                   check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=200.0, energy_tolerance=0.05,
+                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", density_target=0.005)
+    with caplog.at_level("INFO", logger="amorphdb.protocol"):
+        melted = melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+        cold = quench(ctx, melted, 300.0)
+    pressures = [r.fields["pressure"] for r in ledger.stage("check") if r.temperature == 300.0]
+    first = 0.005 * melted.bulk_modulus  # kbar: check 0 is judged with the melt's bulk modulus
+    assert pressures[0] < -first and cold.n_rescales >= 1
+    assert "T=300 K check 0" in caplog.text and f"off the target: needs |P| < {first:.3g} kbar" in caplog.text
+    assert abs(pressures[-1]) < 0.005 * cold.bulk_modulus  # the last check met the target of the final B
+
+
 @pytest.mark.parametrize("how", ["previous", "trend"])
 def test_a_quench_after_a_hotter_one_starts_at_its_volume_or_the_trend_with_the_melt_structure(
         tmp_path, caplog, file_times, how):
