@@ -32,6 +32,9 @@ their EOS fit, no Ea), for a comparison that takes several sessions. ``--fast-fi
 ``paper`` with the runs (and, when finished, the summary) of an earlier definition of ``fast`` instead of the
 present one.
 
+``--fast-set NAME=VALUE`` (repeatable) runs and compares a candidate definition of ``fast``: the preset with those
+settings changed, under its own fingerprint.
+
 ``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
 rules on a 24-atom cell and short runs, so that the machinery can be checked here; its numbers say nothing about
 the accuracy of the full presets.
@@ -69,7 +72,9 @@ STAGES = ("volume", "check", "production")
 TOLERANCE = settings_for("paper").pressure_tolerance  # kbar: a check passes anywhere within it
 #: finished full-scale summaries, kept in the repository: the table needs no run files (machines are not kept)
 RECORDS = HERE.parent / "docs" / "validation" / "presets"
-RDF_FRAMES = 100  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
+RDF_FRAMES = 100
+#: settings that ``--fast-set`` changes in the fast preset (a candidate definition: its own fingerprint)
+FAST_SET: dict = {}  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
 
 
 def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path, records: Path,
@@ -128,7 +133,8 @@ def _record(directory: Path, preset: str, scale: str, stored: dict) -> dict:
 
 
 def _overrides(preset: str, scale: str) -> dict:
-    return {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
+    scaled = {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
+    return {**scaled, **FAST_SET} if preset == "fast" else scaled
 
 
 def _steps(workdir: Path) -> dict:
@@ -243,7 +249,13 @@ def main() -> None:
                    help="run nothing: the table of what both presets have finished so far (steps of finished runs)")
     p.add_argument("--fast-fingerprint", metavar="FP",
                    help="the table or status of an earlier definition of fast (its fingerprint) against paper")
+    p.add_argument("--fast-set", metavar="NAME=VALUE", action="append", default=[],
+                   help="a setting of a candidate fast definition, e.g. density_target=0.02 (repeatable): runs and "
+                        "compares that definition instead of the preset's")
     args = p.parse_args()
+    for item in args.fast_set:
+        name, _, value = item.partition("=")
+        FAST_SET[name] = json.loads(value)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # a line per stage
     out = args.out or Path(f"/tmp/bench_presets-{args.scale}")
     out.mkdir(parents=True, exist_ok=True)
