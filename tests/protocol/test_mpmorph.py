@@ -248,40 +248,29 @@ def test_quench_without_eos_runs_checks_from_the_melt_volume_with_secant_rescale
     assert file_times(tmp_path) == stamps
 
 
-def test_a_quench_search_goes_on_until_the_pressure_target(tmp_path, caplog):
+@pytest.mark.parametrize(("setting", "target"), [
+    ({"pressure_target": 5.0}, lambda bulk_modulus: 5.0),
+    ({"density_target": 0.005}, lambda bulk_modulus: 0.005 * bulk_modulus),  # copper's B ~1000 kbar: ~5 kbar
+])
+def test_a_quench_search_goes_on_until_the_pressure_or_density_target(tmp_path, caplog, setting, target):
     # EMT copper quenched 1200 -> 300 K from the melt's volume (under tension) with a 200 kbar tolerance that any
-    # check passes; with pressure_target = 5 kbar the search goes on until a check's mean |P| is below 5 kbar
+    # check passes; with a pressure target of 5 kbar, or a density target of 0.5 % of the search's bulk modulus
+    # (the melt's for check 0, then the checks' secant), the search goes on until a check's mean |P| is below it
     from amorphdb.protocol.mpmorph import melt, quench
 
     ledger = MemoryLedger()
     ctx = _context(tmp_path, ledger, melt_temperature=1200.0, temperatures=(300.0,), volume_steps=200,
                    check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=200.0, energy_tolerance=0.05,
-                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", pressure_target=5.0)
-    with caplog.at_level("INFO", logger="amorphdb.protocol"):
-        cold = quench(ctx, melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)), 300.0)
-    pressures = [r.fields["pressure"] for r in ledger.stage("check") if r.temperature == 300.0]
-    assert pressures[0] < -5.0 and cold.n_rescales >= 1  # check 0 passed 200 kbar but not the 5 kbar target
-    assert len(pressures) == cold.n_rescales + cold.n_energy_reruns + 1 and abs(pressures[-1]) < 5.0
-    assert "T=300 K check 0" in caplog.text and "off the target: needs |P| < 5 kbar" in caplog.text
-
-
-def test_a_quench_search_goes_on_until_the_density_target(tmp_path, caplog):
-    # the same quench with density_target = 0.005 instead: |P| below 0.5 % of the search's bulk modulus (the melt's,
-    # then the checks' secant; copper's ~1000 kbar makes that ~5 kbar), so the search also goes on past check 0
-    from amorphdb.protocol.mpmorph import melt, quench
-
-    ledger = MemoryLedger()
-    ctx = _context(tmp_path, ledger, melt_temperature=1200.0, temperatures=(300.0,), volume_steps=200,
-                   check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=200.0, energy_tolerance=0.05,
-                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", density_target=0.005)
+                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", **setting)
     with caplog.at_level("INFO", logger="amorphdb.protocol"):
         melted = melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
         cold = quench(ctx, melted, 300.0)
     pressures = [r.fields["pressure"] for r in ledger.stage("check") if r.temperature == 300.0]
-    first = 0.005 * melted.bulk_modulus  # kbar: check 0 is judged with the melt's bulk modulus
+    first = target(melted.bulk_modulus)  # kbar: check 0 passed 200 kbar but not this
     assert pressures[0] < -first and cold.n_rescales >= 1
+    assert len(pressures) == cold.n_rescales + cold.n_energy_reruns + 1
+    assert abs(pressures[-1]) < target(cold.bulk_modulus)  # the last check met the target of the final B
     assert "T=300 K check 0" in caplog.text and f"off the target: needs |P| < {first:.3g} kbar" in caplog.text
-    assert abs(pressures[-1]) < 0.005 * cold.bulk_modulus  # the last check met the target of the final B
 
 
 @pytest.mark.parametrize("how", ["previous", "trend"])
