@@ -28,8 +28,8 @@ search stops at the first check inside it, often near its edge (a liquid's P(V) 
 the tension side fall short, and an overshoot may land just inside the other edge), where `paper`'s long EOS
 runs put its checks near zero. Such `fast` searches ended 2–6 % away from `paper`'s density (docs/protocol.md).
 A pressure is a density only through the bulk modulus B: a volume off by a fraction f reads |P| ≈ f·B, so a fixed
-target in kbar is a tight density target for a stiff liquid and a loose one for a soft one (RbLi2, B ≈ 10–45
-kbar: 2.5 kbar is 5–25 % of its volume). A density target (``density_target`` f) bounds |P| by f·B, B the
+target in kbar is a tight density target for a stiff liquid and a loose one for a soft one (RbLi2, B ≈ 11–45
+kbar: 2.5 kbar is 5–23 % of its volume). A density target (``density_target`` f) bounds |P| by f·B, B the
 search's present bulk modulus; with both targets the lower one counts.
 
 Adaptive lengths: :func:`pressure_error_rule` is a stop rule for :func:`amorphdb.md.runner.run_nvt` that ends
