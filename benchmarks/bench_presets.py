@@ -72,9 +72,9 @@ STAGES = ("volume", "check", "production")
 TOLERANCE = settings_for("paper").pressure_tolerance  # kbar: a check passes anywhere within it
 #: finished full-scale summaries, kept in the repository: the table needs no run files (machines are not kept)
 RECORDS = HERE.parent / "docs" / "validation" / "presets"
-RDF_FRAMES = 100
+RDF_FRAMES = 100  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
 #: settings that ``--fast-set`` changes in the fast preset (a candidate definition: its own fingerprint)
-FAST_SET: dict = {}  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
+FAST_SET: dict = {}
 
 
 def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path, records: Path,
