@@ -23,8 +23,9 @@ is logged, and the next composition runs. Then ``<out>/table.md`` is written:
   each run landed in the band), D(Li) difference in combined standard errors (goal ≤ 1), the same with
   `paper`'s D refitted over `fast`'s MSD window (its ``fit_start_ps`` to half the run), the log-log slope of Li's
   MSD above its plateau over each run's own window (1 when diffusive; below 1 a D that depends on the window),
-  RDF R² between the presets' production RDFs over 100 frames of each second half (goal > 0.99); Ea difference
-  in combined errors.
+  RDF R² between the presets' production RDFs over 100 frames of each second half (goal > 0.99) beside the R²
+  of `paper`'s third quarter against its fourth (the RDFs' own noise at a `fast` run's length); Ea difference in
+  combined errors.
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
@@ -114,11 +115,17 @@ def _record(directory: Path, preset: str, scale: str, stored: dict) -> dict:
     (kbar, the paper's convention) and its standard error (None: unknown, the run too short for its own
     correlation time), the partial RDFs over RDF_FRAMES frames of its second half, and the MSD fit of Li
     (``DiffusionResult.to_dict``: D, its window, the log-log slope above the plateau) over the preset's own window
-    and, under `paper`, over `fast`'s (its ``fit_start_ps`` to half the run)."""
+    and, under `paper`, over `fast`'s (its ``fit_start_ps`` to half the run), and the R² of the RDFs of its own
+    third and fourth quarters (the noise the comparison of RDFs cannot go below)."""
     settings = settings_for(preset, **_overrides(preset, scale))
     run = MDResult(**json.loads((directory / "production-0.result.json").read_text()))
     frames = read(run.path, index=":")
-    rdf = partial_rdfs([frames[i] for i in evenly_spaced(len(frames) // 2, len(frames) - 1, RDF_FRAMES)])
+    n = len(frames)
+    rdf = partial_rdfs([frames[i] for i in evenly_spaced(n // 2, n - 1, RDF_FRAMES)])
+    # the RDF's own noise: R² between its third and fourth quarters (RDF_FRAMES each), each as long as the second
+    # half of a ~5000-step `fast` production, whose RDF is compared with this one
+    quarters = [partial_rdfs([frames[i] for i in evenly_spaced(a, b, RDF_FRAMES)])
+                for a, b in ((n // 2, 3 * n // 4 - 1), (3 * n // 4, n - 1))]
     dt_ps = settings.timestep * settings.frame_interval / 1000
     starts = {"li_fit": settings.fit_start_ps}
     if preset == "paper":
@@ -129,7 +136,7 @@ def _record(directory: Path, preset: str, scale: str, stored: dict) -> dict:
     return {**stored, "pressure": run.pressure(settings.pressure_convention),
             "pressure_err": err if err is not None and math.isfinite(err) else None,
             **{key: fit.to_dict() if fit else None for key, fit in fits.items()},
-            "rdf": rdf.round(5).to_dict(orient="list")}
+            "rdf": rdf.round(5).to_dict(orient="list"), "rdf_r2_self": compare_rdfs(*quarters).r2}
 
 
 def _overrides(preset: str, scale: str) -> dict:
@@ -196,7 +203,7 @@ def _workdir(out: Path, formula: str, source: str, fingerprint: str) -> Path:
 def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
     """Markdown rows from the two summaries: per temperature the density difference beside the part of it that
     the two productions' pressures explain, D difference in combined σ, the same with `paper`'s D refitted over
-    `fast`'s MSD window, RDF R²."""
+    `fast`'s MSD window, RDF R² (and `paper`'s own, third quarter against fourth)."""
     rows = []
     for t in sorted(paper["temperatures"].keys() & fast["temperatures"].keys(), key=float, reverse=True):
         a, b = paper["temperatures"][t], fast["temperatures"][t]  # (--status: those finished under both)
@@ -214,7 +221,8 @@ def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
                     f"{density:+.1f} | {band} | {_pressure(a)} / {_pressure(b)} | {explained} | "
                     f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
                     f"{b['D'] or math.nan:.2e} ± {b['D_err'] or math.nan:.1e} | {d_sigmas:.2f} | "
-                    f"{windowed['D'] or math.nan:.2e} | {w_sigmas:.2f} | {_slope(a)} / {_slope(b)} | {r2:.3f} |")
+                    f"{windowed['D'] or math.nan:.2e} | {w_sigmas:.2f} | {_slope(a)} / {_slope(b)} | {r2:.3f} | "
+                    f"{_self_r2(a)} |")
     return rows
 
 
@@ -227,6 +235,12 @@ def _slope(temperature: dict) -> str:
     """The log-log slope of Li's MSD above its plateau over the run's own fit window (1: diffusive)."""
     slope = (temperature["li_fit"] or {}).get("loglog_slope")
     return "-" if slope is None else f"{slope:.2f}"
+
+
+def _self_r2(temperature: dict) -> str:
+    """RDF R² of a production's third quarter against its fourth ("-": a summary made before it was kept)."""
+    r2 = temperature.get("rdf_r2_self")
+    return "-" if r2 is None else f"{r2:.3f}"
 
 
 def _pressure(temperature: dict) -> str:
@@ -304,8 +318,8 @@ def main() -> None:
         "| --- | --- | --- | --- | --- |", *temperature_rows,
         "", "| composition | T (K) | production steps | density Δ % | tolerance band % | production P (kbar) | "
             "Δ % from P | D(Li) paper | D(Li) fast | |ΔD|/σ | D(Li) paper, fast's window | |ΔD|/σ there | "
-            "MSD slope paper / fast | RDF R² |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
+            "MSD slope paper / fast | RDF R² | RDF R² paper, Q3 / Q4 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
         "", "| composition | Ea paper (eV) | Ea fast (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
