@@ -36,6 +36,11 @@ present one.
 ``--fast-set NAME=VALUE`` (repeatable) runs and compares a candidate definition of ``fast``: the preset with those
 settings changed, under its own fingerprint.
 
+``--replica SEED`` compares `paper` with ``paper`` run again from another seed (the packing and the velocities)
+instead of with ``fast``: the reference's own scatter, the floor below which no agreement between presets can go.
+Its summaries are ``<formula>-replica-<fingerprint>.json``; it shares `paper`'s database, so that a campaign
+(``amorphdb campaign run F --preset paper --seed SEED --db <out>/paper.sqlite --workdir <out>/runs``) can run it.
+
 ``--scale small`` replaces both presets' cell and lengths with SMALL (and FAST_SMALL for the fast one): the same
 rules on a 24-atom cell and short runs, so that the machinery can be checked here; its numbers say nothing about
 the accuracy of the full presets.
@@ -76,6 +81,9 @@ RECORDS = HERE.parent / "docs" / "validation" / "presets"
 RDF_FRAMES = 100  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
 #: settings that ``--fast-set`` changes in the fast preset (a candidate definition: its own fingerprint)
 FAST_SET: dict = {}
+#: the compared side: "fast", or with ``--replica SEED`` "replica", `paper` from that seed (REPLICA_SET)
+COMPARED = {"side": "fast"}
+REPLICA_SET: dict = {}
 
 
 def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path, records: Path,
@@ -84,14 +92,14 @@ def run_preset(formula: str, preset: str, scale: str, engine: str, out: Path, re
     ``records``); with ``fingerprint``, the kept summary of that definition of the preset (run if it is the
     present one)."""
     overrides = _overrides(preset, scale)
-    current = settings_for(preset, **overrides).fingerprint()
+    current = settings_for(_base(preset), **overrides).fingerprint()
     done = records / f"{formula}-{preset}-{fingerprint or current}.json"
     if done.exists():
         return json.loads(done.read_text())
     if fingerprint not in (None, current):
         raise amorphdb.InputError(f"{formula} under {preset} {fingerprint}: no summary {done} (not finished)")
     fingerprint = current
-    result = amorphdb.run(formula, preset=preset, engine=engine, db=out / f"{preset}.sqlite",
+    result = amorphdb.run(formula, preset=_base(preset), engine=engine, db=out / f"{_base(preset)}.sqlite",
                           workdir=out / "runs", progress=False, **overrides)
     summary = {
         "formula": formula, "preset": preset, "scale": scale, "fingerprint": fingerprint, "source": result.source,
@@ -117,7 +125,7 @@ def _record(directory: Path, preset: str, scale: str, stored: dict) -> dict:
     (``DiffusionResult.to_dict``: D, its window, the log-log slope above the plateau) over the preset's own window
     and, under `paper`, over `fast`'s (its ``fit_start_ps`` to half the run), and the R² of the RDFs of its own
     third and fourth quarters (the noise the comparison of RDFs cannot go below)."""
-    settings = settings_for(preset, **_overrides(preset, scale))
+    settings = settings_for(_base(preset), **_overrides(preset, scale))
     run = MDResult(**json.loads((directory / "production-0.result.json").read_text()))
     frames = read(run.path, index=":")
     n = len(frames)
@@ -128,7 +136,7 @@ def _record(directory: Path, preset: str, scale: str, stored: dict) -> dict:
                 for a, b in ((n // 2, 3 * n // 4 - 1), (3 * n // 4, n - 1))]
     dt_ps = settings.timestep * settings.frame_interval / 1000
     starts = {"li_fit": settings.fit_start_ps}
-    if preset == "paper":
+    if _base(preset) == "paper":
         starts["li_fit_fast_window"] = settings_for("fast", **_overrides("fast", scale)).fit_start_ps
     fits = {key: diffusion_from_trajectory(frames, dt_ps=dt_ps, species=["Li"], t_start=start).get("Li")
             for key, start in starts.items()}
@@ -141,7 +149,12 @@ def _record(directory: Path, preset: str, scale: str, stored: dict) -> dict:
 
 def _overrides(preset: str, scale: str) -> dict:
     scaled = {} if scale == "full" else {**SMALL, **(FAST_SMALL if preset == "fast" else {})}
-    return {**scaled, **FAST_SET} if preset == "fast" else scaled
+    return {**scaled, **{"fast": FAST_SET, "replica": REPLICA_SET}.get(preset, {})}
+
+
+def _base(preset: str) -> str:
+    """The package preset that ``preset`` (paper, fast, or replica: paper from another seed) runs."""
+    return "paper" if preset == "replica" else preset
 
 
 def _steps(workdir: Path) -> dict:
@@ -164,13 +177,13 @@ def progress(formula: str, preset: str, scale: str, engine: str, out: Path, fing
     """The summary of what ``formula`` under ``preset`` (the definition of ``fingerprint``, default the present
     one) has finished so far (``--status``): steps of the finished runs, and per temperature whose production
     is analysed its record (:func:`_record`); no Ea."""
-    settings = settings_for(preset, **_overrides(preset, scale))
+    settings = settings_for(_base(preset), **_overrides(preset, scale))
     source = f"mlip-{engine}"
     temperatures = {}
     fingerprint = fingerprint or settings.fingerprint()
     workdir = _workdir(out, formula, source, fingerprint)
-    if (out / f"{preset}.sqlite").exists():
-        with Database(out / f"{preset}.sqlite") as db:
+    if (out / f"{_base(preset)}.sqlite").exists():
+        with Database(out / f"{_base(preset)}.sqlite") as db:
             rows = db.query(source=source)
         rows = rows[(rows.formula == formula) & (rows.stage == "production") & (rows.status == "done")
                     & rows.key.str.startswith(fingerprint)]
@@ -258,7 +271,7 @@ def main() -> None:
     p.add_argument("--records", type=Path, default=None,
                    help="finished summaries; default docs/validation/presets (full scale, kept in the repository), "
                         "else <out>")
-    p.add_argument("--preset", choices=("paper", "fast"), help="run only this preset (no table)")
+    p.add_argument("--preset", choices=("paper", "fast", "replica"), help="run only this preset (no table)")
     p.add_argument("--status", action="store_true",
                    help="run nothing: the table of what both presets have finished so far (steps of finished runs)")
     p.add_argument("--fast-fingerprint", metavar="FP",
@@ -266,10 +279,14 @@ def main() -> None:
     p.add_argument("--fast-set", metavar="NAME=VALUE", action="append", default=[],
                    help="a setting of a candidate fast definition, e.g. density_target=0.02 (repeatable): runs and "
                         "compares that definition instead of the preset's")
+    p.add_argument("--replica", metavar="SEED", type=int,
+                   help="compare paper with paper from this seed instead of with fast (the reference's own scatter)")
     args = p.parse_args()
     for item in args.fast_set:
         name, _, value = item.partition("=")
         FAST_SET[name] = json.loads(value)
+    if args.replica is not None:
+        COMPARED["side"], REPLICA_SET["seed"] = "replica", args.replica
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # a line per stage
     out = args.out or Path(f"/tmp/bench_presets-{args.scale}")
     out.mkdir(parents=True, exist_ok=True)
@@ -282,12 +299,13 @@ def main() -> None:
                 logging.error("%s under %s failed: %s", formula, args.preset, exc)
         return
     steps_rows, temperature_rows, agree_rows, ea_rows = [], [], [], []
-    fast_settings = settings_for("fast", **_overrides("fast", args.scale))
+    side = COMPARED["side"]  # fast, or replica: the runs compared with paper's
+    side_settings = settings_for(_base(side), **_overrides(side, args.scale))
     for formula in args.formulas:
         try:
             paper, fast = (progress(formula, preset, args.scale, args.engine, out, fingerprint) if args.status else
                            run_preset(formula, preset, args.scale, args.engine, out, records, fingerprint)
-                           for preset, fingerprint in (("paper", None), ("fast", args.fast_fingerprint)))
+                           for preset, fingerprint in (("paper", None), (side, args.fast_fingerprint)))
         except amorphdb.AmorphDBError as exc:
             steps_rows.append(f"| {formula} | failed: {exc} | | | | | |")
             continue
@@ -308,19 +326,19 @@ def main() -> None:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
             ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | "
                            f"{abs(eb - ea) / math.hypot(ea_err, eb_err):.2f} |")
-    fast_fingerprint = args.fast_fingerprint or fast_settings.fingerprint()
+    fingerprint = args.fast_fingerprint or side_settings.fingerprint()
     table = "\n".join([
-        f"scale: {args.scale}; engine {args.engine}; fast {fast_fingerprint}; steps paper / fast"
+        f"scale: {args.scale}; engine {args.engine}; {side} {fingerprint}; steps paper / {side}"
         + ("; so far (--status): finished runs only" if args.status else ""),
-        "", "| composition | volume | check | production | all | fast/paper | MD hours (one core) |",
+        "", f"| composition | volume | check | production | all | {side}/paper | MD hours (one core) |",
         "| --- | --- | --- | --- | --- | --- | --- |", *steps_rows,
-        "", "| composition | T (K) | steps paper / fast | fast/paper | both productions done |",
+        "", f"| composition | T (K) | steps paper / {side} | {side}/paper | both productions done |",
         "| --- | --- | --- | --- | --- |", *temperature_rows,
         "", "| composition | T (K) | production steps | density Δ % | tolerance band % | production P (kbar) | "
-            "Δ % from P | D(Li) paper | D(Li) fast | |ΔD|/σ | D(Li) paper, fast's window | |ΔD|/σ there | "
-            "MSD slope paper / fast | RDF R² | RDF R² paper, Q3 / Q4 |",
+            f"Δ % from P | D(Li) paper | D(Li) {side} | |ΔD|/σ | D(Li) paper, fast's window | |ΔD|/σ there | "
+            f"MSD slope paper / {side} | RDF R² | RDF R² paper, Q3 / Q4 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
-        "", "| composition | Ea paper (eV) | Ea fast (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
+        "", f"| composition | Ea paper (eV) | Ea {side} (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
 
