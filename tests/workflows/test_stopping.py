@@ -22,7 +22,7 @@ from ase.io import read
 from amorphdb.errors import InputError
 from amorphdb.md.files import load_result
 from amorphdb.md.runner import run_nvt
-from amorphdb.protocol.convergence import pressure_error_rule
+from amorphdb.protocol.convergence import pressure_error_rule  # noqa: F401 (used by eval in _rule)
 from amorphdb.protocol.settings import settings_for
 from amorphdb.workflows.stopping import d_error_rule, production_stop
 
