@@ -81,8 +81,7 @@ RECORDS = HERE.parent / "docs" / "validation" / "presets"
 RDF_FRAMES = 100  # frames per RDF compared: with 10, two halves of one paper production differ by R² ~0.97
 #: settings that ``--fast-set`` changes in the fast preset (a candidate definition: its own fingerprint)
 FAST_SET: dict = {}
-#: the compared side: "fast", or with ``--replica SEED`` "replica", `paper` from that seed (REPLICA_SET)
-COMPARED = {"side": "fast"}
+#: the seed of the "replica" preset (``--replica SEED``): `paper` run again from that seed
 REPLICA_SET: dict = {}
 
 
@@ -286,7 +285,7 @@ def main() -> None:
         name, _, value = item.partition("=")
         FAST_SET[name] = json.loads(value)
     if args.replica is not None:
-        COMPARED["side"], REPLICA_SET["seed"] = "replica", args.replica
+        REPLICA_SET["seed"] = args.replica
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # a line per stage
     out = args.out or Path(f"/tmp/bench_presets-{args.scale}")
     out.mkdir(parents=True, exist_ok=True)
@@ -299,7 +298,7 @@ def main() -> None:
                 logging.error("%s under %s failed: %s", formula, args.preset, exc)
         return
     steps_rows, temperature_rows, agree_rows, ea_rows = [], [], [], []
-    side = COMPARED["side"]  # fast, or replica: the runs compared with paper's
+    side = "fast" if args.replica is None else "replica"  # the runs compared with paper's
     side_settings = settings_for(_base(side), **_overrides(side, args.scale))
     for formula in args.formulas:
         try:
