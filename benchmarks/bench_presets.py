@@ -276,7 +276,7 @@ def main() -> None:
     p.add_argument("--fast-fingerprint", metavar="FP",
                    help="the table or status of an earlier definition of fast (its fingerprint) against paper")
     p.add_argument("--fast-set", metavar="NAME=VALUE", action="append", default=[],
-                   help="a setting of a candidate fast definition, e.g. density_target=0.02 (repeatable): runs and "
+                   help="a setting of a candidate fast definition, e.g. density_target=0.01 (repeatable): runs and "
                         "compares that definition instead of the preset's")
     p.add_argument("--replica", metavar="SEED", type=int,
                    help="compare paper with paper from this seed instead of with fast (the reference's own scatter)")

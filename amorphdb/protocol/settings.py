@@ -261,16 +261,16 @@ PRESETS: dict[str, ProtocolSettings] = {
 }
 # the paper's cell, temperatures and maximum lengths; every stage stops when its answer is known: statistical check
 # tests (an energy difference of unknown error judged against its floor), checks until SE(P) < 0.3 x 5 kbar (at least
-# 1000 steps) or |P| is surely above 5 (at least 400), and a mean |P| below 2.5 kbar (the target); EOS runs (melt
-# only) until SE(P) < 0.6 x 5 kbar; secant rescales; quenches hottest first, each from the volume ln V linear in T
-# through the two next hotter ones gives (the first from the melt's);
-# production until sigma(D)/D < 10 % with the D fit window from 0.5 ps (10 % of the shortest production), so that
-# sigma(D) falls as the run goes on (docs/protocol.md)
+# 1000 steps) or |P| is surely above 5 (at least 400), and a mean |P| below 2.5 kbar and below 0.02 x the search's
+# bulk modulus (the targets: the volume within ~2 % of zero pressure); EOS runs (melt only) until SE(P) < 0.6 x 5
+# kbar; secant rescales; quenches hottest first, each from the volume ln V linear in T through the two next hotter
+# ones gives (the first from the melt's); production until sigma(D)/D < 10 % with the D fit window from 0.5 ps
+# (10 % of the shortest production), so that sigma(D) falls as the run goes on (docs/protocol.md)
 PRESETS["fast"] = replace(PRESETS["paper"], convergence="statistical", unresolved_energy="floor",
                           pressure_error_fraction=0.3, eos_error_fraction=0.6, min_volume_steps=400,
-                          min_check_steps=1000, pressure_target=2.5, rescale="secant", quench_eos="skip",
-                          quench_start="trend", target_d_error=0.1, min_production_steps=2500, checkpoint_interval=100,
-                          fit_start_ps=0.5)
+                          min_check_steps=1000, pressure_target=2.5, density_target=0.02, rescale="secant",
+                          quench_eos="skip", quench_start="trend", target_d_error=0.1, min_production_steps=2500,
+                          checkpoint_interval=100, fit_start_ps=0.5)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ def test_fast_preset_is_the_paper_cell_with_statistical_tests_and_adaptive_lengt
     assert fast.fit_start_ps == 0.5 == 0.1 * fast.shortest_production_ps() and paper.fit_start_ps is None
     # fast quenches hottest first, each from the volume of the one before; paper's are independent, as given
     assert fast.quench_order() == (2500.0, 2000.0, 1500.0, 1000.0) and paper.quench_order() == paper.temperatures
+    # a check's mean |P| below 2.5 kbar and below 2 % of the bulk modulus (the volume within ~2 %); paper: neither
+    assert (fast.pressure_target, fast.density_target) == (2.5, 0.02)
+    assert (paper.pressure_target, paper.density_target) == (None, None)
 
 
 def test_settings_added_later_enter_the_fingerprint_only_when_set():
