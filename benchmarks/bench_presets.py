@@ -25,7 +25,10 @@ is logged, and the next composition runs. Then ``<out>/table.md`` is written:
   MSD above its plateau over each run's own window (1 when diffusive; below 1 a D that depends on the window),
   RDF R² between the presets' production RDFs over 100 frames of each second half (goal > 0.99) beside the R²
   of `paper`'s third quarter against its fourth (the RDFs' own noise at a `fast` run's length); Ea difference in
-  combined errors.
+  combined errors;
+- per composition, at how many temperatures each of the issue's criteria holds (density within 2 %, D(Li)
+  within 1σ, RDF R² > 0.99), the RDF one against `paper`'s own noise (R² ≥ its Q3/Q4 R² − 0.01), and whether
+  Ea is within its error.
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
@@ -217,13 +220,11 @@ def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
     the two productions' pressures explain, D difference in combined σ, the same with `paper`'s D refitted over
     `fast`'s MSD window, RDF R² (and `paper`'s own, third quarter against fourth)."""
     rows = []
-    for t in sorted(paper["temperatures"].keys() & fast["temperatures"].keys(), key=float, reverse=True):
+    for t in _common(paper, fast):
         a, b = paper["temperatures"][t], fast["temperatures"][t]  # (--status: those finished under both)
-        density = 100 * (b["density"] - a["density"]) / a["density"]
-        d_sigmas = _sigmas(a["D"], a["D_err"], b["D"], b["D_err"])
+        density, d_sigmas, r2 = _differences(a, b)
         windowed = a["li_fit_fast_window"] or {"D": None, "D_err": None}
         w_sigmas = _sigmas(windowed["D"], windowed["D_err"], b["D"], b["D_err"])
-        r2 = compare_rdfs(pd.DataFrame(a["rdf"]), pd.DataFrame(b["rdf"])).r2
         # the density band the pressure tolerance allows: tolerance / B of the paper preset's search
         modulus = a.get("bulk_modulus") or b.get("bulk_modulus")
         band = f"±{100 * TOLERANCE / modulus:.0f}" if modulus else "-"
@@ -236,6 +237,38 @@ def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
                     f"{windowed['D'] or math.nan:.2e} | {w_sigmas:.2f} | {_slope(a)} / {_slope(b)} | {r2:.3f} | "
                     f"{_self_r2(a)} |")
     return rows
+
+
+def criteria(formula: str, paper: dict, other: dict) -> str:
+    """A markdown row: at how many of the temperatures finished under both the issue's criteria hold (density
+    within 2 %, D(Li) within the combined 1σ, RDF R² > 0.99), the one against `paper`'s own RDF noise (R² at least
+    `paper`'s Q3/Q4 R² − 0.01), and Ea within its combined error."""
+    temperatures = _common(paper, other)
+    found = [_differences(paper["temperatures"][t], other["temperatures"][t]) for t in temperatures]
+    own = [paper["temperatures"][t].get("rdf_r2_self") for t in temperatures]
+    counts = [sum(abs(density) <= 2 for density, _, _ in found), sum(d <= 1 for _, d, _ in found),
+              sum(r2 > 0.99 for _, _, r2 in found),
+              sum(r2 >= self - 0.01 for (_, _, r2), self in zip(found, own) if self is not None)]
+    ea = "-"
+    if paper["Ea"] and other["Ea"]:
+        (ea_a, err_a), (ea_b, err_b) = paper["Ea"], other["Ea"]
+        ea = "yes" if abs(ea_b - ea_a) <= math.hypot(err_a, err_b) else "no"
+    n_self = sum(self is not None for self in own)
+    return (f"| {formula} | " + " | ".join(f"{c} / {len(found)}" for c in counts[:3])
+            + f" | {counts[3]} / {n_self} | {ea} |")
+
+
+def _common(paper: dict, other: dict) -> list[str]:
+    """The temperatures analysed in both summaries, hottest first."""
+    return sorted(paper["temperatures"].keys() & other["temperatures"].keys(), key=float, reverse=True)
+
+
+def _differences(a: dict, b: dict) -> tuple[float, float, float]:
+    """Of two summaries' records of one temperature: the density difference (% of ``a``'s), the D(Li) difference
+    in combined σ, and the RDF R² of ``b`` against ``a``."""
+    density = 100 * (b["density"] - a["density"]) / a["density"]
+    r2 = compare_rdfs(pd.DataFrame(a["rdf"]), pd.DataFrame(b["rdf"])).r2
+    return density, _sigmas(a["D"], a["D_err"], b["D"], b["D_err"]), r2
 
 
 def _sigmas(a: float | None, a_err: float | None, b: float | None, b_err: float | None) -> float:
@@ -297,7 +330,7 @@ def main() -> None:
             except amorphdb.AmorphDBError as exc:  # a failed search or MD: the next composition still runs
                 logging.error("%s under %s failed: %s", formula, args.preset, exc)
         return
-    steps_rows, temperature_rows, agree_rows, ea_rows = [], [], [], []
+    steps_rows, temperature_rows, agree_rows, ea_rows, criteria_rows = [], [], [], [], []
     side = "fast" if args.replica is None else "replica"  # the runs compared with paper's
     side_settings = settings_for(_base(side), **_overrides(side, args.scale))
     for formula in args.formulas:
@@ -321,6 +354,7 @@ def main() -> None:
             f"{'yes' if t in paper['temperatures'] and t in fast['temperatures'] else 'no'} |"
             for t in sorted(per_a.keys() & per_b.keys(), key=float, reverse=True)]
         agree_rows += agreement(formula, paper, fast)
+        criteria_rows.append(criteria(formula, paper, fast))
         if paper["Ea"] and fast["Ea"]:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
             ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | "
@@ -337,7 +371,10 @@ def main() -> None:
             f"Δ % from P | D(Li) paper | D(Li) {side} | |ΔD|/σ | D(Li) paper, fast's window | |ΔD|/σ there | "
             f"MSD slope paper / {side} | RDF R² | RDF R² paper, Q3 / Q4 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
-        "", f"| composition | Ea paper (eV) | Ea {side} (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows])
+        "", f"| composition | Ea paper (eV) | Ea {side} (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows,
+        "", "temperatures where each criterion holds:", "",
+        "| composition | density within 2 % | D(Li) within 1σ | RDF R² > 0.99 | RDF R² ≥ paper's Q3/Q4 − 0.01 | "
+        "Ea within 1σ |", "| --- | --- | --- | --- | --- | --- |", *criteria_rows])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
 
