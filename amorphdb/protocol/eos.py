@@ -95,6 +95,22 @@ def secant_bulk_modulus(volumes: tuple[float, float], pressures: tuple[float, fl
     return -dp / dlnv
 
 
+def fitted_bulk_modulus(points: Sequence[tuple[float, float, float]]) -> tuple[float, float] | None:
+    """The bulk modulus −dP/d ln V (kbar) of a straight line through ``points`` (volume Å³, P kbar, SE(P) kbar),
+    weighted by 1/SE², and its standard error (from the SEs, scaled up by the reduced χ² when the points scatter
+    more than their errors say); None without two volumes of known SE, or when P does not fall with V."""
+    known = [(v, p, e) for v, p, e in points if math.isfinite(e) and e > 0]
+    if len({v for v, _, _ in known}) < 2:
+        return None
+    x, y, err = (np.array(column, dtype=float) for column in zip(*known))
+    (slope, intercept), cov = np.polyfit(np.log(x), y, 1, w=1.0 / err, cov="unscaled")
+    dof = len(known) - 2
+    chi2 = float(np.sum(((y - slope * np.log(x) - intercept) / err) ** 2)) / dof if dof > 0 else 1.0
+    if not slope < 0:
+        return None
+    return float(-slope), float(math.sqrt(cov[0, 0] * max(1.0, chi2)))
+
+
 def secant_partner(points: list[tuple[float, float, float]]) -> tuple[float, float, float]:
     """The check the last of ``points`` (volume Å³, P kbar, SE kbar; oldest first, at least two) takes its
     secant with: the latest one on the other side of zero pressure at another volume (regula falsi: the zero

@@ -37,7 +37,8 @@ from ..md.files import MDResult, atomic_write, load_result
 from ..md.runner import StopRule, run_nvt
 from ..structure import pack
 from .convergence import finite_error, judge_check, pressure_error_rule
-from .eos import fit_zero_pressure_volume, rescaled_volume, secant_bulk_modulus, secant_partner
+from .eos import (fit_zero_pressure_volume, fitted_bulk_modulus, rescaled_volume, secant_bulk_modulus,
+                  secant_partner)
 from .results import TemperatureResult
 from .settings import ProtocolSettings, QuenchStart
 
@@ -172,17 +173,19 @@ def _nearest(runs: list[MDResult], volume: float) -> MDResult:
 
 @dataclass(frozen=True)
 class VolumeSearch:
-    """Where a volume search ended: its last check run, the rescales and energy-only reruns it took, and the
-    bulk modulus (kbar) it last used: the EOS fit's (or the melt's), or a secant of its checks."""
+    """Where a volume search ended: its last check run, the rescales and energy-only reruns it took, the
+    bulk modulus (kbar) it last used: the EOS fit's (or the melt's), or a secant of its checks, and the one its
+    density target last used (``target_modulus_error``: the last fit kept; else the same)."""
 
     check: MDResult
     rescales: int
     reruns: int
     bulk_modulus: float | None
+    target_modulus: float | None = None
 
 
 def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_temperature: float | None = None,
-                bulk_modulus: float | None = None) -> VolumeSearch:
+                bulk_modulus: float | None = None, target_modulus: float | None = None) -> VolumeSearch:
     """Volume search and check runs at ``temperature`` (K) from ``start``.
 
     The EOS runs at ``scales`` × the start volume are fitted; while the zero-pressure volume lies outside the
@@ -194,7 +197,9 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     B from the EOS fit (or the melt's), then from the last check and its partner (:func:`.eos.secant_partner`)
     when their pressures differ by more than twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at
     most 15 % in ln V. With ``pressure_target``, a check's mean |P| must also be below it, with
-    ``density_target`` below that fraction of the present B (:func:`.convergence.judge_check`).
+    ``density_target`` below that fraction of the present B (:func:`.convergence.judge_check`); with
+    ``target_modulus_error``, of the B of the checks' fit (:func:`.eos.fitted_bulk_modulus`) when its error is
+    below that fraction, else of the last one kept (the EOS fit's, else ``target_modulus``, the hotter search's).
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
     pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
@@ -206,6 +211,8 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                  temperature, start.get_volume(), bulk_modulus)
     else:
         (atoms, bulk_modulus), check_origin = _eos_search(ctx, start, temperature, start_temperature), None
+        target_modulus = bulk_modulus
+    target_modulus = bulk_modulus if target_modulus is None else target_modulus
     rescales = reruns = 0
     points: list[tuple[float, float, float]] = []  # (volume Å3, P kbar, SE kbar) of the checks so far
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
@@ -218,14 +225,18 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
             partner = secant_partner(points)
             secant = secant_bulk_modulus(*zip(partner, points[-1]))
             bulk_modulus = secant if secant is not None else bulk_modulus
-        verdict = judge_check(check, s, bulk_modulus)
+        if s.target_modulus_error is None:
+            target_modulus = bulk_modulus
+        elif (fit := fitted_bulk_modulus(points)) is not None and fit[1] < s.target_modulus_error * fit[0]:
+            target_modulus = fit[0]
+        verdict = judge_check(check, s, target_modulus)
         p_ok, e_ok = verdict.pressure_ok, verdict.energy_ok
         failed = [name for name, ok in (("pressure", p_ok), ("energy", e_ok)) if not ok]
         log.info("T=%g K check %d (%d steps): V=%.1f Å3 (%.3f g/cm3), %s%s", temperature, iteration, check.n_steps,
                  check.volume, check.density, verdict.message,
                  f" (not converged: {', '.join(failed)})" if failed else "")
         if verdict.converged:
-            return VolumeSearch(check, rescales, reruns, bulk_modulus)
+            return VolumeSearch(check, rescales, reruns, bulk_modulus, target_modulus)
         atoms = last_frame(check)
         if not p_ok:
             rescales += 1
@@ -248,7 +259,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
             if reruns > s.max_energy_reruns:
                 log.warning("T=%g K: %s, still not converged after %d reruns; going on to production (as the "
                             "reference does)", temperature, verdict.energy_text, s.max_energy_reruns)
-                return VolumeSearch(check, rescales, reruns - 1, bulk_modulus)
+                return VolumeSearch(check, rescales, reruns - 1, bulk_modulus, target_modulus)
     raise AssertionError("unreachable: the loop returns or raises within its caps")
 
 
@@ -309,12 +320,12 @@ def packed_start(composition: Composition, settings: ProtocolSettings, workdir: 
 
 
 def anneal(ctx: RunContext, origin: Atoms, temperature: float, start_temperature: float | None = None,
-           bulk_modulus: float | None = None) -> TemperatureResult:
+           bulk_modulus: float | None = None, target_modulus: float | None = None) -> TemperatureResult:
     """The volume search, check runs and production run at ``temperature`` (K) from ``origin``
     (``start_temperature``: the temperature ``origin`` comes from, when not ``temperature``; ``bulk_modulus``:
     that of ``origin``'s search, kbar, for a quench without EOS runs)."""
     s = ctx.settings
-    search = equilibrate(ctx, origin, temperature, start_temperature, bulk_modulus)
+    search = equilibrate(ctx, origin, temperature, start_temperature, bulk_modulus, target_modulus)
     check = search.check
     production, run_id = ctx.md(last_frame(check), temperature, "production", 0, s.production_steps,
                                 stop=ctx.production_stop() if s.target_d_error is not None and ctx.production_stop
@@ -328,7 +339,7 @@ def anneal(ctx: RunContext, origin: Atoms, temperature: float, start_temperature
                     f": the density may be off by ~{100 * abs(pressure) / search.bulk_modulus:.0f} % (bulk modulus "
                     f"{search.bulk_modulus:.0f} kbar)" if search.bulk_modulus else "")
     return TemperatureResult(temperature, production, run_id, search.rescales, search.reruns,
-                             bulk_modulus=search.bulk_modulus)
+                             bulk_modulus=search.bulk_modulus, target_modulus=search.target_modulus)
 
 
 def melt(ctx: RunContext, start: Atoms) -> TemperatureResult:
@@ -343,15 +354,16 @@ def quench(ctx: RunContext, melted: TemperatureResult, temperature: float,
     the melt's frame is then scaled to the volume :func:`quench_start_volume` gives and the nearest one's bulk
     modulus steers the first rescale, so that the search does not travel from the melt's volume again. Without
     them the quenches of one melt are independent of each other (a campaign runs them in parallel)."""
-    origin, bulk_modulus = last_frame(melted.production), melted.bulk_modulus
+    origin, bulk_modulus, target_modulus = last_frame(melted.production), melted.bulk_modulus, melted.target_modulus
     if hotter and ctx.settings.quench_start != "melt":
         volume = quench_start_volume([melted, *hotter], temperature, ctx.settings.quench_start)
         origin = _scaled(origin, volume)
         bulk_modulus = hotter[-1].bulk_modulus or bulk_modulus
+        target_modulus = hotter[-1].target_modulus or target_modulus
         log.info("T=%g K: starts from %.1f Å3 (quench start %s; T=%g K's production: %.1f Å3, %.3f g/cm3)",
                  temperature, volume, ctx.settings.quench_start, hotter[-1].temperature,
                  hotter[-1].production.volume, hotter[-1].production.density)
-    return anneal(ctx, origin, temperature, ctx.settings.melt_temperature, bulk_modulus)
+    return anneal(ctx, origin, temperature, ctx.settings.melt_temperature, bulk_modulus, target_modulus)
 
 
 def quench_start_volume(done: Sequence[TemperatureResult], temperature: float, how: QuenchStart,

@@ -40,6 +40,7 @@ class TemperatureResult:
     n_energy_reruns: int
     diffusion: dict[str, SpeciesDiffusion] = field(default_factory=dict)  # species -> D (cm²/s)
     bulk_modulus: float | None = None  # kbar, the volume search's last estimate (seeds a quench without EOS runs)
+    target_modulus: float | None = None  # kbar, the one its density target last used (seeds the next quench's)
 
 
 @dataclass

@@ -122,6 +122,11 @@ class ProtocolSettings:
         None, "a check's mean |P| must also be below this x the bulk modulus B of the search (the EOS fit's, the "
         "melt's, then the checks' secant): a target on the volume, |P|/B, that holds for soft and stiff liquids "
         "alike (the lower of the two targets counts)", none="off", added=True)
+    target_modulus_error: float | None = _setting(
+        None, "the density target's bulk modulus: a straight-line fit of P against ln V over the search's checks "
+        "(weighted by their SE(P)), kept when its standard error is below this fraction of it, else the last one "
+        "kept (the EOS fit's, the melt's or the hotter temperature's); secants still steer the rescales",
+        none="the search's present bulk modulus, secants included", added=True)
     min_volume_steps: int = _setting(400, "shortest adaptive EOS run, and shortest check that surely fails",
                                      added=True)
     min_check_steps: int | None = _setting(
@@ -201,6 +206,8 @@ class ProtocolSettings:
              f"({self.pressure_tolerance:g} kbar), got {self.pressure_target}"),
             (self.density_target is None or 0 < self.density_target < 1,
              f"the density target must be a fraction in (0, 1), got {self.density_target}"),
+            (self.target_modulus_error is None or 0 < self.target_modulus_error < 1,
+             f"the target modulus error must be a fraction in (0, 1), got {self.target_modulus_error}"),
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),

@@ -37,6 +37,24 @@ def test_secant_bulk_modulus_only_from_a_resolved_pressure_difference():
     assert secant_bulk_modulus((100.0, 100.0), (-10.0, 5.0), (1.0, 1.0)) is None  # same volume (energy rerun)
 
 
+def test_the_fitted_bulk_modulus_carries_the_error_of_its_pressures():
+    from amorphdb.protocol.eos import fitted_bulk_modulus
+
+    # two checks 2 % apart at SE(P) = 1 kbar: B = 50 kbar with an error of sqrt(2) / ln(1.02), ~70 kbar
+    b, err = fitted_bulk_modulus([(100.0, 0.5, 1.0), (102.0, 0.5 - 50 * np.log(1.02), 1.0)])
+    assert b == pytest.approx(50.0) and err == pytest.approx(np.sqrt(2) / np.log(1.02))
+    # four checks over 20 % on an exact line: the same B, known to ~3.3 kbar; noise beyond the SEs widens it
+    volumes = np.array([90.0, 96.0, 104.0, 110.0])
+    exact = [(v, -50 * np.log(v / 100), 0.5) for v in volumes]
+    b, err = fitted_bulk_modulus(exact)
+    assert b == pytest.approx(50.0) and 3.0 < err < 3.6
+    scattered = [(v, p + d, e) for (v, p, e), d in zip(exact, (3.0, -3.0, 3.0, -3.0))]
+    assert fitted_bulk_modulus(scattered)[1] > 3 * err
+    assert fitted_bulk_modulus([(100.0, 1.0, 1.0), (100.0, -1.0, 1.0)]) is None  # one volume (energy reruns)
+    assert fitted_bulk_modulus([(100.0, 1.0, np.inf), (104.0, -1.0, 1.0)]) is None  # an unknown error
+    assert fitted_bulk_modulus([(100.0, -1.0, 1.0), (104.0, 1.0, 1.0)]) is None  # P rising with V
+
+
 def test_rescaled_volume_lands_on_zero_pressure_of_a_linear_eos_and_caps_its_step():
     from amorphdb.protocol.eos import rescaled_volume
 

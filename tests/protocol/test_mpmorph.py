@@ -4,6 +4,7 @@ run found again, and the import direction (protocol never imports database or an
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -271,6 +272,34 @@ def test_a_quench_search_goes_on_until_the_pressure_or_density_target(tmp_path, 
     assert len(pressures) == cold.n_rescales + cold.n_energy_reruns + 1
     assert abs(pressures[-1]) < target(cold.bulk_modulus)  # the last check met the target of the final B
     assert "T=300 K check 0" in caplog.text and f"off the target: needs |P| < {first:.3g} kbar" in caplog.text
+
+
+def test_the_density_target_keeps_a_fitted_bulk_modulus_only_when_its_error_is_small(tmp_path):
+    # the quench of the test above with a density target of 0.5 % and --target-modulus-error 0.3: the target's B
+    # is the melt's EOS fit until a fit of P against ln V over the quench's checks is known within 30 %, and the
+    # last check meets the target of the B kept then (secants still steer the rescales)
+    from amorphdb.md.files import MDResult
+    from amorphdb.protocol.eos import fitted_bulk_modulus
+    from amorphdb.protocol.mpmorph import melt, quench
+
+    ctx = _context(tmp_path, MemoryLedger(), melt_temperature=1200.0, temperatures=(300.0,), volume_steps=200,
+                   check_steps=200, production_steps=100, tdamp=50.0, pressure_tolerance=200.0, energy_tolerance=0.05,
+                   scales=(0.97, 1.0, 1.03), rescale="secant", quench_eos="skip", density_target=0.005,
+                   target_modulus_error=0.3)
+    melted = melt(ctx, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+    cold = quench(ctx, melted, 300.0)
+    assert melted.target_modulus == melted.bulk_modulus  # the melt's EOS fit
+    runs = sorted(tmp_path.glob("**/T300/check-*.result.json"), key=lambda p: int(p.stem.split(".")[0][6:]))
+    convention = ctx.settings.pressure_convention
+    points = [(r.volume, r.pressure(convention), r.pressure_err(convention))
+              for r in (MDResult(**json.loads(p.read_text())) for p in runs)]
+    assert len(points) >= 2 and abs(points[0][1]) > 0.005 * melted.target_modulus  # check 0 missed the target
+    kept = melted.target_modulus
+    for n in range(1, len(points) + 1):
+        fit = fitted_bulk_modulus(points[:n])
+        kept = fit[0] if fit is not None and fit[1] < 0.3 * fit[0] else kept
+    assert cold.target_modulus == pytest.approx(kept)
+    assert abs(points[-1][1]) < 0.005 * kept
 
 
 @pytest.mark.parametrize("how", ["previous", "trend"])
