@@ -208,6 +208,8 @@ class ProtocolSettings:
              f"the density target must be a fraction in (0, 1), got {self.density_target}"),
             (self.target_modulus_error is None or 0 < self.target_modulus_error < 1,
              f"the target modulus error must be a fraction in (0, 1), got {self.target_modulus_error}"),
+            (self.target_modulus_error is None or self.density_target is not None,
+             "the target modulus error sets the B of the density target: it needs a density target"),
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),

@@ -60,7 +60,7 @@ def test_settings_added_later_enter_the_fingerprint_only_when_set():
                dataclasses.replace(paper, quench_start="trend").fingerprint(),
                dataclasses.replace(paper, pressure_target=2.5).fingerprint(),
                dataclasses.replace(paper, density_target=0.02).fingerprint(),
-               dataclasses.replace(paper, target_modulus_error=0.3).fingerprint(),
+               dataclasses.replace(paper, density_target=0.02, target_modulus_error=0.3).fingerprint(),
                dataclasses.replace(paper, unresolved_energy="floor").fingerprint()}
     assert len(changed) == 15 and paper.fingerprint() not in changed
     assert dataclasses.replace(paper, quench_start="melt").fingerprint() == paper.fingerprint()
@@ -89,7 +89,10 @@ def test_fingerprints_are_stable():
     ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous' or 'trend'"),
     ("quick", {"pressure_target": 20.0}, "pressure target must be positive and at most the pressure tolerance"),
     ("quick", {"density_target": 2.0}, r"density target must be a fraction in \(0, 1\), got 2.0"),
-    ("quick", {"target_modulus_error": 0.0}, r"target modulus error must be a fraction in \(0, 1\), got 0.0"),
+    ("quick", {"target_modulus_error": 0.0, "density_target": 0.02},
+     r"target modulus error must be a fraction in \(0, 1\), got 0.0"),
+    ("quick", {"target_modulus_error": 0.3}, "target modulus error sets the B of the density target: it needs a "
+                                             "density target"),
     ("quick", {"unresolved_energy": "ignore"}, "unresolved_energy must be 'paper' or 'floor'"),
     ("quick", {"target_d_error": float("nan")}, "target D error"),
     ("quick", {"min_production_steps": 1}, "minimum run lengths"),
