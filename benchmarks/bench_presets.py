@@ -215,14 +215,14 @@ def _workdir(out: Path, formula: str, source: str, fingerprint: str) -> Path:
     return out / "runs" / f"{parse_formula(formula).reduced_formula}-{source}-{fingerprint}"
 
 
-def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
+def agreement(formula: str, paper: dict, fast: dict, found: dict[str, tuple[float, float, float]]) -> list[str]:
     """Markdown rows from the two summaries: per temperature the density difference beside the part of it that
     the two productions' pressures explain, D difference in combined σ, the same with `paper`'s D refitted over
-    `fast`'s MSD window, RDF R² (and `paper`'s own, third quarter against fourth)."""
+    `fast`'s MSD window, RDF R² (and `paper`'s own, third quarter against fourth); ``found``: :func:`_differences`
+    per temperature finished under both."""
     rows = []
-    for t in _common(paper, fast):
+    for t, (density, d_sigmas, r2) in found.items():
         a, b = paper["temperatures"][t], fast["temperatures"][t]  # (--status: those finished under both)
-        density, d_sigmas, r2 = _differences(a, b)
         windowed = a["li_fit_fast_window"] or {"D": None, "D_err": None}
         w_sigmas = _sigmas(windowed["D"], windowed["D_err"], b["D"], b["D_err"])
         # the density band the pressure tolerance allows: tolerance / B of the paper preset's search
@@ -239,28 +239,19 @@ def agreement(formula: str, paper: dict, fast: dict) -> list[str]:
     return rows
 
 
-def criteria(formula: str, paper: dict, other: dict) -> str:
-    """A markdown row: at how many of the temperatures finished under both the issue's criteria hold (density
-    within 2 %, D(Li) within the combined 1σ, RDF R² > 0.99), the one against `paper`'s own RDF noise (R² at least
-    `paper`'s Q3/Q4 R² − 0.01), and Ea within its combined error."""
-    temperatures = _common(paper, other)
-    found = [_differences(paper["temperatures"][t], other["temperatures"][t]) for t in temperatures]
-    own = [paper["temperatures"][t].get("rdf_r2_self") for t in temperatures]
-    counts = [sum(abs(density) <= 2 for density, _, _ in found), sum(d <= 1 for _, d, _ in found),
-              sum(r2 > 0.99 for _, _, r2 in found),
-              sum(r2 >= self - 0.01 for (_, _, r2), self in zip(found, own) if self is not None)]
-    ea = "-"
-    if paper["Ea"] and other["Ea"]:
-        (ea_a, err_a), (ea_b, err_b) = paper["Ea"], other["Ea"]
-        ea = "yes" if abs(ea_b - ea_a) <= math.hypot(err_a, err_b) else "no"
-    n_self = sum(self is not None for self in own)
+def criteria(formula: str, paper: dict, found: dict[str, tuple[float, float, float]], ea_sigmas: float | None) -> str:
+    """A markdown row: at how many of the temperatures finished under both (``found``: :func:`_differences` of
+    each) the issue's criteria hold (density within 2 %, D(Li) within the combined 1σ, RDF R² > 0.99), the one
+    against `paper`'s own RDF noise (R² at least `paper`'s Q3/Q4 R² − 0.01), and Ea within its combined error
+    (``ea_sigmas``: |ΔEa|/σ, None without both Ea)."""
+    own = {t: paper["temperatures"][t].get("rdf_r2_self") for t in found}
+    counts = [sum(abs(density) <= 2 for density, _, _ in found.values()), sum(d <= 1 for _, d, _ in found.values()),
+              sum(r2 > 0.99 for _, _, r2 in found.values()),
+              sum(r2 >= own[t] - 0.01 for t, (_, _, r2) in found.items() if own[t] is not None)]
+    ea = "-" if ea_sigmas is None else "yes" if ea_sigmas <= 1 else "no"
+    n_self = sum(r2 is not None for r2 in own.values())
     return (f"| {formula} | " + " | ".join(f"{c} / {len(found)}" for c in counts[:3])
             + f" | {counts[3]} / {n_self} | {ea} |")
-
-
-def _common(paper: dict, other: dict) -> list[str]:
-    """The temperatures analysed in both summaries, hottest first."""
-    return sorted(paper["temperatures"].keys() & other["temperatures"].keys(), key=float, reverse=True)
 
 
 def _differences(a: dict, b: dict) -> tuple[float, float, float]:
@@ -353,12 +344,15 @@ def main() -> None:
             f"| {formula} | {t} | {per_a[t]} / {per_b[t]} | {per_b[t] / per_a[t]:.2f} | "
             f"{'yes' if t in paper['temperatures'] and t in fast['temperatures'] else 'no'} |"
             for t in sorted(per_a.keys() & per_b.keys(), key=float, reverse=True)]
-        agree_rows += agreement(formula, paper, fast)
-        criteria_rows.append(criteria(formula, paper, fast))
+        found = {t: _differences(paper["temperatures"][t], fast["temperatures"][t]) for t in sorted(
+            paper["temperatures"].keys() & fast["temperatures"].keys(), key=float, reverse=True)}  # hottest first
+        agree_rows += agreement(formula, paper, fast, found)
+        ea_sigmas = None
         if paper["Ea"] and fast["Ea"]:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
-            ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | "
-                           f"{abs(eb - ea) / math.hypot(ea_err, eb_err):.2f} |")
+            ea_sigmas = abs(eb - ea) / math.hypot(ea_err, eb_err)
+            ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | {ea_sigmas:.2f} |")
+        criteria_rows.append(criteria(formula, paper, found, ea_sigmas))
     fingerprint = args.fast_fingerprint or side_settings.fingerprint()
     table = "\n".join([
         f"scale: {args.scale}; engine {args.engine}; {side} {fingerprint}; steps paper / {side}"
