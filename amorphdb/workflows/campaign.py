@@ -245,8 +245,8 @@ def _execute(spec: CampaignSpec, formula: str, task: str, work: Callable[[Compos
     logging.getLogger("amorphdb").setLevel(spec.log_level)
     book = _book(spec.db_url)
     row = book.get(spec.name, formula, task)
-    if row is not None and row.status == "failed":
-        return TaskOutcome(formula, task, "failed", row.message)
+    if row is not None and row.status == "failed":  # not run: its outcome says why, and how to run it again
+        return TaskOutcome(formula, task, "failed", f"failed before, not run again (--retry-failed): {row.message}")
     if blocked is not None:
         book.set(spec.name, formula, task, status="failed", message=blocked)
         return TaskOutcome(formula, task, "failed", blocked)

@@ -108,7 +108,9 @@ def test_rerun_redoes_nothing_and_leaves_failures_unless_retried(reference):
     assert again.md_seconds == 0.0  # every MD run taken from the database and its files
     assert again.failed == ["LiCu"]
     skipped = next(o for o in again.outcomes if (o.formula, o.task) == ("LiCu", "melt"))
-    assert skipped.seconds == 0.0  # recorded as failed: not run again
+    assert skipped.seconds == 0.0  # recorded as failed: not run again, and it says so
+    assert skipped.message == ("failed before, not run again (--retry-failed): "
+                               "engine emt does not cover element Li (in LiCu)")
     with Database(kwargs["db"]) as db:
         assert {f: _rows(db, f) for f in ("Cu", "Ag")} == before
     retried = run_campaign(["LiCu"], retry_failed=True, **{**kwargs, "workers": 1})
