@@ -27,8 +27,9 @@ is logged, and the next composition runs. Then ``<out>/table.md`` is written:
   of `paper`'s third quarter against its fourth (the RDFs' own noise at a `fast` run's length); Ea difference in
   combined errors;
 - per composition, at how many temperatures each of the issue's criteria holds (density within 2 %, D(Li)
-  within 1σ, RDF R² > 0.99), the RDF one against `paper`'s own noise (R² ≥ its Q3/Q4 R² − 0.01), and whether
-  Ea is within its error.
+  within 1σ, RDF R² > 0.99), the density one at zero pressure (the difference less the part the two
+  productions' pressures make), the RDF one against `paper`'s own noise (R² ≥ its Q3/Q4 R² − 0.01), and
+  whether Ea is within its error.
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
@@ -226,10 +227,9 @@ def agreement(formula: str, paper: dict, fast: dict, found: dict[str, tuple[floa
         windowed = a["li_fit_fast_window"] or {"D": None, "D_err": None}
         w_sigmas = _sigmas(windowed["D"], windowed["D_err"], b["D"], b["D_err"])
         # the density band the pressure tolerance allows: tolerance / B of the paper preset's search
-        modulus = a.get("bulk_modulus") or b.get("bulk_modulus")
+        modulus = _modulus(a, b)
         band = f"±{100 * TOLERANCE / modulus:.0f}" if modulus else "-"
-        # where each landed in the band: a run at P > 0 is denser than at zero pressure by P / B
-        explained = f"{100 * (b['pressure'] - a['pressure']) / modulus:+.1f}" if modulus else "-"
+        explained = "-" if (from_p := _from_pressure(a, b)) is None else f"{from_p:+.1f}"
         rows.append(f"| {formula} | {t} | {a['production_steps'] or '-'} / {b['production_steps'] or '-'} | "
                     f"{density:+.1f} | {band} | {_pressure(a)} / {_pressure(b)} | {explained} | "
                     f"{a['D'] or math.nan:.2e} ± {a['D_err'] or math.nan:.1e} | "
@@ -239,19 +239,37 @@ def agreement(formula: str, paper: dict, fast: dict, found: dict[str, tuple[floa
     return rows
 
 
-def criteria(formula: str, paper: dict, found: dict[str, tuple[float, float, float]], ea_sigmas: float | None) -> str:
+def criteria(formula: str, paper: dict, fast: dict, found: dict[str, tuple[float, float, float]],
+             ea_sigmas: float | None) -> str:
     """A markdown row: at how many of the temperatures finished under both (``found``: :func:`_differences` of
-    each) the issue's criteria hold (density within 2 %, D(Li) within the combined 1σ, RDF R² > 0.99), the one
-    against `paper`'s own RDF noise (R² at least `paper`'s Q3/Q4 R² − 0.01), and Ea within its combined error
-    (``ea_sigmas``: |ΔEa|/σ, None without both Ea)."""
+    each) the issue's criteria hold (density within 2 %, D(Li) within the combined 1σ, RDF R² > 0.99), beside
+    them the density at zero pressure within 2 % (the difference less the part the two productions' pressures
+    make, :func:`_from_pressure`) and the RDF against `paper`'s own noise (R² at least `paper`'s Q3/Q4 R² − 0.01),
+    and Ea within its combined error (``ea_sigmas``: |ΔEa|/σ, None without both Ea)."""
     own = {t: paper["temperatures"][t].get("rdf_r2_self") for t in found}
-    counts = [sum(abs(density) <= 2 for density, _, _ in found.values()), sum(d <= 1 for _, d, _ in found.values()),
-              sum(r2 > 0.99 for _, _, r2 in found.values()),
-              sum(r2 >= own[t] - 0.01 for t, (_, _, r2) in found.items() if own[t] is not None)]
+    from_p = {t: _from_pressure(paper["temperatures"][t], fast["temperatures"][t]) for t in found}
+    counts = [(sum(abs(density) <= 2 for density, _, _ in found.values()), len(found)),
+              (sum(abs(found[t][0] - p) <= 2 for t, p in from_p.items() if p is not None),
+               sum(p is not None for p in from_p.values())),
+              (sum(d <= 1 for _, d, _ in found.values()), len(found)),
+              (sum(r2 > 0.99 for _, _, r2 in found.values()), len(found)),
+              (sum(r2 >= own[t] - 0.01 for t, (_, _, r2) in found.items() if own[t] is not None),
+               sum(r2 is not None for r2 in own.values()))]
     ea = "-" if ea_sigmas is None else "yes" if ea_sigmas <= 1 else "no"
-    n_self = sum(r2 is not None for r2 in own.values())
-    return (f"| {formula} | " + " | ".join(f"{c} / {len(found)}" for c in counts[:3])
-            + f" | {counts[3]} / {n_self} | {ea} |")
+    return f"| {formula} | " + " | ".join(f"{held} / {n}" for held, n in counts) + f" | {ea} |"
+
+
+def _modulus(a: dict, b: dict) -> float | None:
+    """The bulk modulus (kbar) that converts pressure to density at a temperature: that of the paper preset's
+    EOS fit (``a``), else the other's."""
+    return a.get("bulk_modulus") or b.get("bulk_modulus")
+
+
+def _from_pressure(a: dict, b: dict) -> float | None:
+    """The density difference (% of ``a``'s) that the two productions' mean pressures alone make, (P_b − P_a) / B:
+    a run at P > 0 is denser than at zero pressure by P / B (None without a B)."""
+    modulus = _modulus(a, b)
+    return 100 * (b["pressure"] - a["pressure"]) / modulus if modulus else None
 
 
 def _differences(a: dict, b: dict) -> tuple[float, float, float]:
@@ -352,7 +370,7 @@ def main() -> None:
             (ea, ea_err), (eb, eb_err) = paper["Ea"], fast["Ea"]
             ea_sigmas = abs(eb - ea) / math.hypot(ea_err, eb_err)
             ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | {ea_sigmas:.2f} |")
-        criteria_rows.append(criteria(formula, paper, found, ea_sigmas))
+        criteria_rows.append(criteria(formula, paper, fast, found, ea_sigmas))
     fingerprint = args.fast_fingerprint or side_settings.fingerprint()
     table = "\n".join([
         f"scale: {args.scale}; engine {args.engine}; {side} {fingerprint}; steps paper / {side}"
@@ -367,8 +385,9 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *agree_rows,
         "", f"| composition | Ea paper (eV) | Ea {side} (eV) | |ΔEa|/σ |", "| --- | --- | --- | --- |", *ea_rows,
         "", "temperatures where each criterion holds:", "",
-        "| composition | density within 2 % | D(Li) within 1σ | RDF R² > 0.99 | RDF R² ≥ paper's Q3/Q4 − 0.01 | "
-        "Ea within 1σ |", "| --- | --- | --- | --- | --- | --- |", *criteria_rows])
+        "| composition | density within 2 % | at zero pressure (less Δ % from P) | D(Li) within 1σ | RDF R² > 0.99 | "
+        "RDF R² ≥ paper's Q3/Q4 − 0.01 | Ea within 1σ |", "| --- | --- | --- | --- | --- | --- | --- |",
+        *criteria_rows])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
 
