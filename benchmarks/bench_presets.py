@@ -29,7 +29,9 @@ is logged, and the next composition runs. Then ``<out>/table.md`` is written:
 - per composition, at how many temperatures each of the issue's criteria holds (density within 2 %, D(Li)
   within 1σ, RDF R² > 0.99), the density one at zero pressure (the difference less the part the two
   productions' pressures make), the RDF one against `paper`'s own noise (R² ≥ its Q3/Q4 R² − 0.01), and
-  whether Ea is within its error.
+  whether Ea is within its error;
+- over all temperatures of all compositions, Σ(ΔD/σ)² and its χ² p-value: D(Li) as one test, which two seeds of
+  one protocol pass with p uniform in 0–1.
 
 ``--status`` runs nothing and writes ``<out>/status.md``: the same tables for what has finished so far (steps of
 the finished runs, the temperatures whose production is analysed under both presets with the bulk modulus of
@@ -60,6 +62,7 @@ from pathlib import Path
 
 import pandas as pd
 from ase.io import read
+from scipy.stats import chi2
 
 import amorphdb
 from amorphdb.analysis.diffusion import diffusion_from_trajectory
@@ -259,6 +262,17 @@ def criteria(formula: str, paper: dict, fast: dict, found: dict[str, tuple[float
     return f"| {formula} | " + " | ".join(f"{held} / {n}" for held, n in counts) + f" | {ea} |"
 
 
+def d_chi2(sigmas: list[float]) -> str:
+    """D(Li) over all temperatures as one test: Σ(ΔD/σ)² is χ² with one degree of freedom per temperature when the
+    two presets differ only by the runs' noise (two seeds of one protocol), so its p-value is then uniform in 0–1;
+    a small p says they differ beyond it, though each |ΔD|/σ may look ordinary."""
+    if not sigmas:
+        return "D(Li): no temperature finished under both"
+    total = sum(d * d for d in sigmas)
+    return (f"D(Li) at all {len(sigmas)} temperatures: Σ(ΔD/σ)² = {total:.1f}, χ² p = {chi2.sf(total, len(sigmas)):.3g} "
+            f"(uniform in 0–1 when the presets differ only by the runs' noise)")
+
+
 def _modulus(a: dict, b: dict) -> float | None:
     """The bulk modulus (kbar) that converts pressure to density at a temperature: that of the paper preset's
     EOS fit (``a``), else the other's."""
@@ -340,6 +354,7 @@ def main() -> None:
                 logging.error("%s under %s failed: %s", formula, args.preset, exc)
         return
     steps_rows, temperature_rows, agree_rows, ea_rows, criteria_rows = [], [], [], [], []
+    d_sigmas: list[float] = []  # |ΔD(Li)|/σ at every temperature of every composition
     side = "fast" if args.replica is None else "replica"  # the runs compared with paper's
     side_settings = settings_for(_base(side), **_overrides(side, args.scale))
     for formula in args.formulas:
@@ -371,6 +386,7 @@ def main() -> None:
             ea_sigmas = abs(eb - ea) / math.hypot(ea_err, eb_err)
             ea_rows.append(f"| {formula} | {ea:.3f} ± {ea_err:.3f} | {eb:.3f} ± {eb_err:.3f} | {ea_sigmas:.2f} |")
         criteria_rows.append(criteria(formula, paper, fast, found, ea_sigmas))
+        d_sigmas += [d for _, d, _ in found.values()]
     fingerprint = args.fast_fingerprint or side_settings.fingerprint()
     table = "\n".join([
         f"scale: {args.scale}; engine {args.engine}; {side} {fingerprint}; steps paper / {side}"
@@ -387,7 +403,7 @@ def main() -> None:
         "", "temperatures where each criterion holds:", "",
         "| composition | density within 2 % | at zero pressure (less Δ % from P) | D(Li) within 1σ | RDF R² > 0.99 | "
         "RDF R² ≥ paper's Q3/Q4 − 0.01 | Ea within 1σ |", "| --- | --- | --- | --- | --- | --- | --- |",
-        *criteria_rows])
+        *criteria_rows, "", d_chi2(d_sigmas)])
     (out / ("status.md" if args.status else "table.md")).write_text(table + "\n")
     print(table)
 
