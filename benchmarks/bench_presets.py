@@ -265,12 +265,15 @@ def criteria(formula: str, paper: dict, fast: dict, found: dict[str, tuple[float
 def d_chi2(sigmas: list[float]) -> str:
     """D(Li) over all temperatures as one test: Σ(ΔD/σ)² is χ² with one degree of freedom per temperature when the
     two presets differ only by the runs' noise (two seeds of one protocol), so its p-value is then uniform in 0–1;
-    a small p says they differ beyond it, though each |ΔD|/σ may look ordinary."""
-    if not sigmas:
-        return "D(Li): no temperature finished under both"
-    total = sum(d * d for d in sigmas)
-    return (f"D(Li) at all {len(sigmas)} temperatures: Σ(ΔD/σ)² = {total:.1f}, χ² p = {chi2.sf(total, len(sigmas)):.3g} "
-            f"(uniform in 0–1 when the presets differ only by the runs' noise)")
+    a small p says they differ beyond it, though each |ΔD|/σ may look ordinary. Temperatures without both D
+    (NaN) are left out, and counted."""
+    known = [d for d in sigmas if math.isfinite(d)]
+    if not known:
+        return "D(Li): no temperature with D under both"
+    total = sum(d * d for d in known)
+    missing = f"; {len(sigmas) - len(known)} without both D left out" if len(known) < len(sigmas) else ""
+    return (f"D(Li) at {len(known)} temperatures: Σ(ΔD/σ)² = {total:.1f}, χ² p = {chi2.sf(total, len(known)):.3g} "
+            f"(uniform in 0–1 when the presets differ only by the runs' noise){missing}")
 
 
 def _modulus(a: dict, b: dict) -> float | None:
