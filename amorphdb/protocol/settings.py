@@ -136,6 +136,11 @@ class ProtocolSettings:
         "beta", "how a failed check rescales the volume: beta (V exp(beta P), the reference's) or secant "
         "(V exp(P/B), B the bulk modulus of this temperature's EOS fit, then the secant of the last check and the "
         "latest one across zero pressure, else the one before)", added=True)
+    rescale_growth: float = _setting(
+        1.0, "secant: a rescale that finds P on the same side of zero as the rescale before it steps with "
+        "B / growth^n, n such rescales in a row (reset when P changes sign), so that a B measured too stiff (a "
+        "secant through noise or relaxation) cannot make the search crawl; B itself, and the density target's, "
+        "stay as measured", added=True)
     quench_eos: QuenchEOS = _setting(
         "run", "at the quench temperatures: run the EOS runs, or skip them and check from the melt's volume "
         "(rescaled with the melt's bulk modulus first; needs --rescale secant)", added=True)
@@ -211,6 +216,9 @@ class ProtocolSettings:
             (self.target_modulus_error is None or self.density_target is not None,
              "the target modulus error sets the B of the density target: it needs a density target"),
             (self.rescale in get_args(Rescale), f"rescale must be {' or '.join(map(repr, get_args(Rescale)))}"),
+            (1 <= self.rescale_growth < math.inf, f"the rescale growth must be at least 1, got {self.rescale_growth}"),
+            (self.rescale_growth == 1 or self.rescale == "secant",
+             "the rescale growth divides the secant's bulk modulus: it needs rescale = secant"),
             (self.quench_eos in get_args(QuenchEOS),
              f"quench_eos must be {' or '.join(map(repr, get_args(QuenchEOS)))}"),
             (self.unresolved_energy in get_args(UnresolvedEnergy),
