@@ -35,12 +35,11 @@ def checks_needed(bulk: float, start: float, stiff: float, growth: float, rng: n
     for n in range(1, CAP + 1):
         p = pressure(volume, bulk) + rng.normal(0.0, NOISE)
         points.append((volume, p, NOISE))
-        if len(points) > 1:
-            secant = secant_bulk_modulus(*zip(secant_partner(points), points[-1]))
-            modulus = secant if secant is not None else modulus
+        secant = secant_bulk_modulus(*zip(secant_partner(points), points[-1])) if len(points) > 1 else None
+        modulus = secant if secant is not None else modulus
         if abs(p) < min(TARGET, FRACTION * modulus):
             return n
-        same_side, last = (same_side + 1 if p * last > 0 else 0), p
+        same_side, last = (same_side + 1 if secant is None and p * last > 0 else 0), p
         volume = rescaled_volume(volume, p, modulus / growth ** same_side)
     return CAP + 1
 

@@ -197,7 +197,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     B from the EOS fit (or the melt's), then from the last check and its partner (:func:`.eos.secant_partner`)
     when their pressures differ by more than twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at
     most 15 % in ln V; with ``rescale_growth`` g, the n-th rescale in a row that finds P on the same side of zero
-    steps with B / gⁿ. With ``pressure_target``, a check's mean |P| must also be below it, with
+    without a resolved secant (B not measured again) steps with B / gⁿ. With ``pressure_target``, a check's mean |P| must also be below it, with
     ``density_target`` below that fraction of the present B (:func:`.convergence.judge_check`); with
     ``target_modulus_error``, of the B of the checks' fit (:func:`.eos.fitted_bulk_modulus`) when its error is
     below that fraction, else of the last one kept (the EOS fit's, else ``target_modulus``, the hotter search's).
@@ -216,16 +216,16 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     target_modulus = bulk_modulus if target_modulus is None else target_modulus
     rescales = reruns = 0
     points: list[tuple[float, float, float]] = []  # (volume Å3, P kbar, SE kbar) of the checks so far
-    same_side, last_side = 0, 0.0  # rescales in a row with P on one side of zero, and the last rescale's P
+    same_side, last_side = 0, 0.0  # rescales in a row on one side of zero with a stale B, and the last one's P
     for iteration in range(s.max_rescales + s.max_energy_reruns + 1):
         check, check_id = ctx.md(atoms, temperature, "check", iteration, s.check_steps,
                                  start_temperature=check_origin if iteration == 0 else None,
                                  stop=pressure_error_rule(s, "check"))
         pressure = check.pressure(s.pressure_convention)
         points.append((check.volume, pressure, finite_error(check.pressure_err(s.pressure_convention))))
+        secant = None
         if s.rescale == "secant" and len(points) > 1:
-            partner = secant_partner(points)
-            secant = secant_bulk_modulus(*zip(partner, points[-1]))
+            secant = secant_bulk_modulus(*zip(secant_partner(points), points[-1]))
             bulk_modulus = secant if secant is not None else bulk_modulus
         if s.target_modulus_error is None:
             target_modulus = bulk_modulus
@@ -249,11 +249,13 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                         f"above {s.pressure_tolerance:g} kbar" if verdict.pressure_test == "paper" else
                         f"not below {s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}"))
                     + f" after {s.max_rescales} volume rescales (the cap, --max-rescales); no production run"))
-            same_side, last_side = (same_side + 1 if pressure * last_side > 0 else 0), pressure
+            stale = secant is None and pressure * last_side > 0  # B not measured again, and zero not reached
+            same_side, last_side = (same_side + 1 if stale else 0), pressure
             if s.rescale == "secant" and bulk_modulus is not None:
                 growth = s.rescale_growth ** same_side
                 if growth > 1:
-                    log.info("T=%g K: P still %s zero after %d rescale(s): the step modulus is B / %g",
+                    log.info("T=%g K: P still %s zero after %d rescale(s) without a resolved secant: the step "
+                             "modulus is B / %g",
                              temperature, "above" if pressure > 0 else "below", same_side, growth)
                 atoms = _scaled(atoms, rescaled_volume(atoms.get_volume(), pressure, bulk_modulus / growth))
             else:  # the reference's step (kbar → bar), written as it always was: resumed runs start bit-identically

@@ -137,10 +137,10 @@ class ProtocolSettings:
         "(V exp(P/B), B the bulk modulus of this temperature's EOS fit, then the secant of the last check and the "
         "latest one across zero pressure, else the one before)", added=True)
     rescale_growth: float = _setting(
-        1.0, "secant: a rescale that finds P on the same side of zero as the rescale before it steps with "
-        "B / growth^n, n such rescales in a row (reset when P changes sign), so that a B measured too stiff (a "
-        "secant through noise or relaxation) cannot make the search crawl; B itself, and the density target's, "
-        "stay as measured", added=True)
+        1.0, "secant: a rescale that finds P on the same side of zero as the rescale before it, with no resolved "
+        "secant since (B not measured again), steps with B / growth^n, n such rescales in a row, so that a B too "
+        "stiff for a flat P(V) cannot make the search crawl; B itself, and the density target's, stay as measured",
+        added=True)
     quench_eos: QuenchEOS = _setting(
         "run", "at the quench temperatures: run the EOS runs, or skip them and check from the melt's volume "
         "(rescaled with the melt's bulk modulus first; needs --rescale secant)", added=True)
