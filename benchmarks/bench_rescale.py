@@ -3,9 +3,9 @@
     python benchmarks/bench_rescale.py            # a table in a second, no MD
 
 The model is a Murnaghan liquid, P(V) = B/B' ((V0/V)^B' − 1) with B' = 4: convex, as CHGNet's liquids are, and
-flattening under tension towards −B/B' (CHGNet's stretched liquids read P ≈ −3 to −14 kbar over 10–20 % in volume).
-Checks read it with Gaussian noise of SE(P) = 1 kbar. A search starts at V0·e^δ with a given bulk modulus k·B (k > 1: a
-secant measured too stiff, as the ones a search inherits often are) and applies the rescale rule of
+flattening under tension towards −B/B' (CHGNet's stretched liquids read P ≈ −3 to −14 kbar over 10–20 % in
+volume). Checks read it with Gaussian noise of SE(P) = 1 kbar. A search starts at V0·e^δ with a given bulk modulus
+k·B (k > 1: a secant measured too stiff, as the ones a search inherits often are) and applies the rescale rule of
 :func:`amorphdb.protocol.mpmorph.equilibrate` with the library's own pieces (:func:`.eos.secant_partner`,
 :func:`.eos.secant_bulk_modulus`, :func:`.eos.rescaled_volume`): a check passes at |P| below 2.5 kbar and below
 0.02 × the search's B (`fast`'s targets). It leaves out what MD adds (relaxation, a pressure that depends on the

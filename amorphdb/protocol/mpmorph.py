@@ -197,10 +197,11 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
     B from the EOS fit (or the melt's), then from the last check and its partner (:func:`.eos.secant_partner`)
     when their pressures differ by more than twice their noise (:func:`.eos.secant_bulk_modulus`), a step of at
     most 15 % in ln V; with ``rescale_growth`` g, the n-th rescale in a row that finds P on the same side of zero
-    without a resolved secant (B not measured again) steps with B / gⁿ. With ``pressure_target``, a check's mean |P| must also be below it, with
-    ``density_target`` below that fraction of the present B (:func:`.convergence.judge_check`); with
-    ``target_modulus_error``, of the B of the checks' fit (:func:`.eos.fitted_bulk_modulus`) when its error is
-    below that fraction, else of the last one kept (the EOS fit's, else ``target_modulus``, the hotter search's).
+    without a resolved secant (B not measured again) steps with B / gⁿ. With ``pressure_target``, a check's mean
+    |P| must also be below it, with ``density_target`` below that fraction of the present B
+    (:func:`.convergence.judge_check`); with ``target_modulus_error``, of the B of the checks' fit
+    (:func:`.eos.fitted_bulk_modulus`) when its error is below that fraction, else of the last one kept (the EOS
+    fit's, else ``target_modulus``, the hotter search's).
     Raises :class:`ConvergenceError` after ``max_rescales`` rescales without a converged pressure, or when the
     pressure does not fall with the volume; the run where the search stopped is marked failed with the message.
     """
@@ -255,8 +256,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                 growth = s.rescale_growth ** same_side
                 if growth > 1:
                     log.info("T=%g K: P still %s zero after %d rescale(s) without a resolved secant: the step "
-                             "modulus is B / %g",
-                             temperature, "above" if pressure > 0 else "below", same_side, growth)
+                             "modulus is B / %g", temperature, "above" if pressure > 0 else "below", same_side, growth)
                 atoms = _scaled(atoms, rescaled_volume(atoms.get_volume(), pressure, bulk_modulus / growth))
             else:  # the reference's step (kbar → bar), written as it always was: resumed runs start bit-identically
                 if s.rescale == "secant":

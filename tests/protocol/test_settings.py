@@ -87,7 +87,8 @@ def test_fingerprints_are_stable():
     ("quick", {"rescale": "newton"}, "rescale must be 'beta' or 'secant'"),
     ("quick", {"quench_eos": "skip"}, "quench_eos = skip needs rescale = secant"),
     ("quick", {"rescale_growth": 0.5}, "the rescale growth must be at least 1, got 0.5"),
-    ("quick", {"rescale_growth": 2.0}, "the rescale growth divides the secant's bulk modulus: it needs rescale = secant"),
+    ("quick", {"rescale_growth": 2.0}, "the rescale growth divides the secant's bulk modulus: it needs rescale = "
+                                       "secant"),
     ("quick", {"quench_start": "hotter"}, "quench_start must be 'melt' or 'previous' or 'trend'"),
     ("quick", {"pressure_target": 20.0}, "pressure target must be positive and at most the pressure tolerance"),
     ("quick", {"density_target": 2.0}, r"density target must be a fraction in \(0, 1\), got 2.0"),
