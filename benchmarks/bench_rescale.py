@@ -7,8 +7,8 @@ flattening under tension towards −B/B' (CHGNet's stretched liquids read P ≈ 
 volume). Checks read it with Gaussian noise of SE(P) = 1 kbar. A search starts at V0·e^δ with a given bulk modulus
 k·B (k > 1: a secant measured too stiff, as the ones a search inherits often are) and applies the rescale rule of
 :func:`amorphdb.protocol.mpmorph.equilibrate` with the library's own pieces (:func:`.eos.secant_partner`,
-:func:`.eos.secant_bulk_modulus`, :func:`.eos.rescaled_volume`): a check passes at |P| below 2.5 kbar and below
-0.02 × the search's B (`fast`'s targets). It leaves out what MD adds (relaxation, a pressure that depends on the
+:func:`.eos.secant_bulk_modulus`, :func:`.eos.same_side_rescales`, :func:`.eos.rescaled_volume`): a check passes at
+|P| below 2.5 kbar and below 0.02 × the search's B (`fast`'s targets). It leaves out what MD adds (relaxation, a pressure that depends on the
 check's start); the real measurement is the candidate run of bench_presets.py. Printed: the mean number of checks
 over 400 noise seeds, per (B, start, k), for growth 1 (the present rule) and 2, and how often 15 checks did not do.
 """
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from amorphdb.protocol.eos import rescaled_volume, secant_bulk_modulus, secant_partner
+from amorphdb.protocol.eos import rescaled_volume, same_side_rescales, secant_bulk_modulus, secant_partner
 
 NOISE, TARGET, FRACTION, CAP = 1.0, 2.5, 0.02, 15  # kbar, kbar, of B, checks
 
@@ -39,7 +39,7 @@ def checks_needed(bulk: float, start: float, stiff: float, growth: float, rng: n
         modulus = secant if secant is not None else modulus
         if abs(p) < min(TARGET, FRACTION * modulus):
             return n
-        same_side, last = (same_side + 1 if secant is None and p * last > 0 else 0), p
+        same_side, last = same_side_rescales(same_side, p, last, secant), p
         volume = rescaled_volume(volume, p, modulus / growth ** same_side)
     return CAP + 1
 
@@ -60,6 +60,7 @@ def main() -> None:
                 print(f"| {bulk:g} | {start:+.2f} | {pressure(1000.0 * math.exp(start), bulk):+.1f} | {stiff:g} "
                       f"| {means[1.0][-1]:.2f} | {means[2.0][-1]:.2f} | {fails} |")
     print(f"| all | | | | {np.mean(means[1.0]):.2f} | {np.mean(means[2.0]):.2f} | |")
+
 
 if __name__ == "__main__":
     main()

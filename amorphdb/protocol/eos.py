@@ -120,6 +120,13 @@ def secant_partner(points: list[tuple[float, float, float]]) -> tuple[float, flo
     return next((p for p in reversed(others) if p[1] * pressure < 0), others[-1])
 
 
+def same_side_rescales(count: int, pressure: float, last_pressure: float, secant: float | None) -> int:
+    """The rescale growth's n for a rescale at ``pressure`` (kbar): ``count`` + 1 when the rescale before it (its n
+    ``count``, its pressure ``last_pressure``; 0 for none) found P on the same side of zero and no secant was
+    resolved since (``secant`` None: B not measured again), else 0."""
+    return count + 1 if secant is None and pressure * last_pressure > 0 else 0
+
+
 def rescaled_volume(volume: float, pressure: float, bulk_modulus: float, max_log_step: float = 0.15) -> float:
     """The volume (Å³) where P would vanish if P(V) fell with the bulk modulus ``bulk_modulus`` (kbar):
     V exp(P/B), the step |ln(V'/V)| at most ``max_log_step``. The reference's rescale V exp(βP) is this step

@@ -37,8 +37,8 @@ from ..md.files import MDResult, atomic_write, load_result
 from ..md.runner import StopRule, run_nvt
 from ..structure import pack
 from .convergence import finite_error, judge_check, pressure_error_rule
-from .eos import (fit_zero_pressure_volume, fitted_bulk_modulus, rescaled_volume, secant_bulk_modulus,
-                  secant_partner)
+from .eos import (fit_zero_pressure_volume, fitted_bulk_modulus, rescaled_volume, same_side_rescales,
+                  secant_bulk_modulus, secant_partner)
 from .results import TemperatureResult
 from .settings import ProtocolSettings, QuenchStart
 
@@ -250,8 +250,7 @@ def equilibrate(ctx: RunContext, start: Atoms, temperature: float, start_tempera
                         f"above {s.pressure_tolerance:g} kbar" if verdict.pressure_test == "paper" else
                         f"not below {s.pressure_tolerance:g} kbar at confidence {s.pressure_confidence:g}"))
                     + f" after {s.max_rescales} volume rescales (the cap, --max-rescales); no production run"))
-            stale = secant is None and pressure * last_side > 0  # B not measured again, and zero not reached
-            same_side, last_side = (same_side + 1 if stale else 0), pressure
+            same_side, last_side = same_side_rescales(same_side, pressure, last_side, secant), pressure
             if s.rescale == "secant" and bulk_modulus is not None:
                 growth = s.rescale_growth ** same_side
                 if growth > 1:
