@@ -10,7 +10,8 @@ k·B (k > 1: a secant measured too stiff, as the ones a search inherits often ar
 :func:`.eos.secant_bulk_modulus`, :func:`.eos.same_side_rescales`, :func:`.eos.rescaled_volume`): a check passes at
 |P| below 2.5 kbar and below 0.02 × the search's B (`fast`'s targets). It leaves out what MD adds (relaxation, a
 pressure that depends on the check's start); the real measurement is the candidate run of bench_presets.py.
-Printed: the mean number of checks over 400 noise seeds, per (B, start, k), for growth 1 (the present rule) and 2, and how often 15 checks did not do.
+Printed: the mean number of checks over 400 noise seeds, per (B, start, k), for growth 1 (the present rule) and
+2, and how often 15 checks did not do.
 """
 
 from __future__ import annotations
